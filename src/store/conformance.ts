@@ -162,6 +162,20 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       assert.equal(rec.events.length, 3, 'a closed watch delivers nothing');
     });
 
+    it('tells a watcher the store moved on when a commit touched only other prefixes', async () => {
+      const s = await fresh();
+      let progress = 0;
+      const h = s.watch('/quiet/', await s.currentRev(), (batch) => {
+        for (const e of batch) if (e.type === 'progress') progress = Math.max(progress, e.rev);
+      }, (e) => assert.fail(e));
+      const w = await s.create('/busy/x', enc('1'));
+      assert.ok(w.ok);
+      const deadline = Date.now() + 5000;
+      while (progress < w.kv.modRev && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      h.close();
+      assert.ok(progress >= w.kv.modRev, `progress mark ${progress} reaches the write at ${w.kv.modRev}`);
+    });
+
     it('replays history from an older revision, then continues live without gaps or duplicates', async () => {
       const s = await fresh();
       const start = await s.currentRev();

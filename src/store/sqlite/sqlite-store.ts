@@ -285,7 +285,9 @@ export class SqliteStore implements Store {
         const key = e.type === 'put' ? e.kv.key : e.type === 'delete' ? e.key : undefined;
         return key !== undefined && key >= w.prefix && key < w.end;
       });
-      if (mine.length === 0) continue;
+      // A watcher with nothing in this commit still learns the store moved on (a progress mark), so its
+      // cache can answer consistent reads without waiting for a write under its own prefix.
+      if (mine.length === 0) mine.push({ type: 'progress', rev: this.#rev });
       try {
         w.sink(mine);
       } catch (e) {

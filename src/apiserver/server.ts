@@ -1,0 +1,240 @@
+import https from 'node:https';
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import type { Store } from '../store/store.js';
+import { WatchCache } from '../store/watch-cache.js';
+import type { ResourceDefinition } from '../api/resource.js';
+import { builtinResources } from '../api/kinds/index.js';
+import { ApiError, internalError, notFoundPath, serviceUnavailable, unauthorized } from '../api/status.js';
+import type { KubeObject } from '../api/types.js';
+import { realClock, type Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { decode } from './registry/codec.js';
+import { RestStore, type Admission } from './registry/rest-store.js';
+import { parseRequestPath } from './request-info.js';
+import { handleResource } from './handlers/resources.js';
+import { sendError, sendJSON } from './http.js';
+import {
+  aggregatedDiscovery, aggregatedType, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, wantsAggregated,
+} from './discovery.js';
+import { OpenAPIDocuments } from './openapi.js';
+import { identityFromSubject, type CertIdentity } from './pki.js';
+import { ServiceAllocator } from './admission/service-ips.js';
+import { Compactor } from './compactor.js';
+
+/** The Kubernetes version skiff reports: minor 32 makes the kubectl dispatcher run its 1.32 client. */
+export const serverVersion = {
+  major: '1', minor: '32', gitVersion: 'v1.32.0+skiff', gitCommit: 'skiff', gitTreeState: 'clean',
+  buildDate: '2026-11-01T00:00:00Z', goVersion: 'node', compiler: 'skiff', platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+};
+
+export interface ApiServerOptions {
+  readonly store: Store;
+  readonly log?: Logger;
+  readonly clock?: Clock;
+  /** Serving certificate, key and the CA that signs client certificates. Omit all three for plain HTTP (tests of the wire only). */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string };
+  /** Bearer tokens and who they authenticate as. */
+  readonly tokens?: ReadonlyMap<string, CertIdentity>;
+  readonly resources?: readonly ResourceDefinition[];
+  /** Service ClusterIP range (default 10.43.0.0/16). */
+  readonly serviceCIDR?: string;
+  /** Compact history every this many ms (default 5 minutes; 0 disables). */
+  readonly compactIntervalMs?: number;
+}
+
+/** Who made a request. */
+export interface RequestUser {
+  readonly name: string;
+  readonly groups: readonly string[];
+}
+
+const publicPaths = new Set(['/version', '/healthz', '/livez', '/readyz']);
+
+/**
+ * The Kubernetes API server: authenticates, routes and answers requests from the real kubectl and
+ * client libraries, serving reads from per-resource watch caches and writing through the store.
+ */
+export class ApiServer {
+  readonly #opts: ApiServerOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #resources: readonly ResourceDefinition[];
+  readonly #caches = new Map<string, WatchCache<KubeObject>>();
+  readonly #stores = new Map<string, RestStore>();
+  readonly #openapi: OpenAPIDocuments;
+  readonly #compactor: Compactor;
+  #server: http.Server | undefined;
+  #ready = false;
+  #address = '';
+
+  constructor(opts: ApiServerOptions) {
+    this.#opts = opts;
+    this.#log = opts.log ?? silentLogger;
+    this.#clock = opts.clock ?? realClock;
+    this.#resources = opts.resources ?? builtinResources;
+    this.#openapi = new OpenAPIDocuments(this.#resources);
+    this.#compactor = new Compactor(opts.store, this.#clock, this.#log, opts.compactIntervalMs);
+    for (const def of this.#resources) {
+      let cache = this.#caches.get(def.storagePrefix);
+      if (!cache) {
+        cache = new WatchCache<KubeObject>(opts.store, def.storagePrefix, decode, { log: this.#log });
+        this.#caches.set(def.storagePrefix, cache);
+      }
+    }
+    const nsCache = this.#caches.get('/registry/namespaces/');
+    const namespace = (name: string): KubeObject | undefined => nsCache?.get(`/registry/namespaces/${name}`)?.obj;
+    const admissions = new Map<string, Admission>();
+    const svcCache = this.#caches.get('/registry/services/specs/');
+    if (svcCache) admissions.set('/registry/services/specs/', new ServiceAllocator(svcCache, opts.serviceCIDR));
+    for (const def of this.#resources) {
+      this.#stores.set(`${def.group}/${def.version}/${def.plural}`, new RestStore(def, {
+        store: opts.store, cache: this.#caches.get(def.storagePrefix)!, clock: this.#clock, log: this.#log, namespace,
+        admission: admissions.get(def.storagePrefix),
+      }));
+    }
+  }
+
+  /** The RestStore serving a resource, for in-process bootstrapping. */
+  restStore(group: string, version: string, plural: string): RestStore | undefined {
+    return this.#stores.get(`${group}/${version}/${plural}`);
+  }
+
+  /** Fills the caches, creates the system namespaces, then listens. Resolves when requests can be served. */
+  async start(port: number, host = '0.0.0.0'): Promise<void> {
+    await Promise.all([...this.#caches.values()].map((c) => c.start()));
+    await this.#bootstrap();
+    const handler = (req: IncomingMessage, res: ServerResponse): void => { void this.#handle(req, res); };
+    const tls = this.#opts.tls;
+    this.#server = tls
+      ? https.createServer({ cert: tls.cert, key: tls.key, ca: [tls.ca], requestCert: true, rejectUnauthorized: false, keepAliveTimeout: 65_000 }, handler)
+      : http.createServer({ keepAliveTimeout: 65_000 }, handler);
+    // Watches are long-lived: no per-request timeout.
+    this.#server.requestTimeout = 0;
+    this.#server.headersTimeout = 60_000;
+    await new Promise<void>((resolve, reject) => {
+      this.#server!.once('error', reject);
+      this.#server!.listen(port, host, () => { this.#server!.off('error', reject); resolve(); });
+    });
+    const addr = this.#server.address() as AddressInfo;
+    this.#address = `${addr.address}:${addr.port}`;
+    this.#compactor.start();
+    this.#ready = true;
+  }
+
+  /** The port actually bound (useful with port 0). */
+  get port(): number {
+    return (this.#server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async #bootstrap(): Promise<void> {
+    const ns = this.restStore('', 'v1', 'namespaces')!;
+    for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+      if (ns.def && this.#caches.get('/registry/namespaces/')!.get(`/registry/namespaces/${name}`)) continue;
+      try {
+        await ns.createDecoded({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, { dryRun: false, fieldManager: 'skiff', fieldValidation: 'Strict', warnings: [] });
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 409)) throw e;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#ready = false;
+    this.#compactor.stop();
+    for (const c of this.#caches.values()) c.stop();
+    if (this.#server) {
+      const s = this.#server;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+  }
+
+  #authenticate(req: IncomingMessage): RequestUser | undefined {
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Bearer ')) {
+      const id = this.#opts.tokens?.get(auth.slice(7).trim());
+      if (id) return { name: id.user, groups: [...id.groups, 'system:authenticated'] };
+      return undefined;
+    }
+    const socket = req.socket as TLSSocket;
+    if (socket.encrypted && socket.authorized) {
+      const cert = socket.getPeerCertificate();
+      const id = cert?.subject ? identityFromSubject(cert.subject as unknown as Record<string, string | string[]>) : undefined;
+      if (id) return { name: id.user, groups: [...id.groups, 'system:authenticated'] };
+    }
+    if (!this.#opts.tls) return { name: 'system:anonymous', groups: ['system:unauthenticated'] };
+    return undefined;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = this.#clock.now();
+    const url = new URL(req.url ?? '/', 'https://skiff');
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    try {
+      const user = this.#authenticate(req);
+      if (!user && !(req.method === 'GET' && publicPaths.has(path))) {
+        req.resume();
+        throw unauthorized();
+      }
+      await this.#route(req, res, path, url);
+    } catch (e) {
+      if (e instanceof ApiError) {
+        sendError(res, e);
+      } else {
+        this.#log.error('request failed', { method: req.method, path, err: e as Error });
+        sendError(res, internalError((e as Error).message));
+      }
+    } finally {
+      this.#log.debug('request', { method: req.method, path: url.pathname, code: res.statusCode, ms: this.#clock.now() - started });
+    }
+  }
+
+  async #route(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
+    const method = req.method ?? 'GET';
+    switch (path) {
+      case '/version': return sendJSON(res, 200, serverVersion);
+      case '/healthz': case '/livez': case '/readyz':
+        if (!this.#ready) throw serviceUnavailable('not ready');
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+        res.end('ok');
+        return;
+      case '/api': case '/apis': {
+        if (method !== 'GET') throw notFoundPath();
+        const agg = wantsAggregated(req.headers.accept);
+        if (agg) return sendJSON(res, 200, aggregatedDiscovery(this.#resources, path === '/api', agg), { 'Content-Type': aggregatedType(agg) });
+        return sendJSON(res, 200, path === '/api' ? apiVersions(this.#address) : apiGroupList(this.#resources));
+      }
+      case '/openapi/v3': return sendJSON(res, 200, this.#openapi.root());
+      case '/openapi/v2': throw notFoundPath();
+    }
+    if (path.startsWith('/openapi/v3/')) {
+      const doc = this.#openapi.document(path.slice('/openapi/v3/'.length));
+      if (!doc) throw notFoundPath();
+      const cache = url.searchParams.get('hash') === doc.hash ? { 'Cache-Control': 'public, immutable', Etag: `"${doc.hash}"` } : { 'Cache-Control': 'no-cache, private', Etag: `"${doc.hash}"` };
+      return sendJSON(res, 200, doc.body, cache);
+    }
+    const parts = path.split('/').filter(Boolean);
+    if (parts[0] === 'apis' && parts.length === 2) {
+      const doc = apiGroupDoc(this.#resources, parts[1]!);
+      if (!doc) throw notFoundPath();
+      return sendJSON(res, 200, doc);
+    }
+    if ((parts[0] === 'api' && parts.length === 2) || (parts[0] === 'apis' && parts.length === 3)) {
+      const doc = parts[0] === 'api' ? apiResourceList(this.#resources, '', parts[1]!) : apiResourceList(this.#resources, parts[1]!, parts[2]!);
+      if (!doc) throw notFoundPath();
+      return sendJSON(res, 200, doc);
+    }
+    const info = parseRequestPath(path);
+    if (info.kind !== 'resource') throw notFoundPath();
+    await handleResource(req, res, info, url, {
+      clock: this.#clock,
+      store: (g, v, r) => this.#stores.get(`${g}/${v}/${r}`),
+    });
+  }
+}
+
+/** Upstream's compaction cadence, exported for the CLI's flags. */
+export { Compactor };

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+import { runServer } from './server.js';
+import { serverVersion } from '../apiserver/server.js';
+
+const usage = `skiff — a small Kubernetes-compatible orchestrator
+
+Usage:
+  skiff server [flags]     run the API server (and, later, controllers, scheduler and agent)
+  skiff version            print the version
+
+Run 'skiff server --help' for its flags.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'server': return runServer(rest);
+    case 'version':
+      process.stdout.write(`skiff ${serverVersion.gitVersion} (Kubernetes API ${serverVersion.major}.${serverVersion.minor})\n`);
+      return 0;
+    case undefined: case '-h': case '--help': case 'help':
+      process.stdout.write(usage);
+      return 0;
+    default:
+      process.stderr.write(`skiff: unknown command "${cmd}"\n\n${usage}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => { if (code !== 0) process.exitCode = code; }, (e: Error) => {
+  process.stderr.write(`skiff: ${e.message}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,82 @@
+import { parseArgs } from 'node:util';
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { ApiServer } from '../apiserver/server.js';
+import { ClusterCA, loadOrIssue } from '../apiserver/pki.js';
+import { kubeconfigYaml, writeKubeconfig } from '../apiserver/kubeconfig.js';
+import { createLogger } from '../util/log.js';
+
+const help = `Usage: skiff server [flags]
+
+Flags:
+  --data-dir DIR             where state, certificates and the kubeconfig live (default /var/lib/skiff)
+  --https-listen-port N      API server port (default 6443; 0 picks a free port)
+  --bind-address ADDR        address to listen on (default 0.0.0.0)
+  --write-kubeconfig PATH    where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)
+  --tls-san NAME             extra host name or IP for the serving certificate (repeatable)
+  --node-name NAME           this machine's node name (default: the host name)
+  --disable-agent            do not run a node agent on this machine
+`;
+
+/** `skiff server`: opens the store, sets up TLS, serves the API; stops cleanly on SIGINT/SIGTERM. */
+export async function runServer(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'data-dir': { type: 'string', default: '/var/lib/skiff' },
+      'https-listen-port': { type: 'string', default: '6443' },
+      'bind-address': { type: 'string', default: '0.0.0.0' },
+      'write-kubeconfig': { type: 'string' },
+      'tls-san': { type: 'string', multiple: true, default: [] },
+      'node-name': { type: 'string' },
+      'disable-agent': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const log = createLogger('server');
+  const dataDir = resolve(values['data-dir']!);
+  const port = Number(values['https-listen-port']);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--https-listen-port: "${values['https-listen-port']}" is not a port number`);
+  const bind = values['bind-address']!;
+  const kubeconfigPath = resolve(values['write-kubeconfig'] ?? join(dataDir, 'kubeconfig.yaml'));
+
+  const store = new SqliteStore({ path: join(dataDir, 'db', 'state.db'), log: log.with({ component: 'store' }) });
+  const tlsDir = join(dataDir, 'tls');
+  const ca = await ClusterCA.loadOrCreate(tlsDir);
+  const host = hostname();
+  const sans = ['127.0.0.1', 'localhost', host, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', '10.43.0.1', ...(values['tls-san'] ?? [])];
+  if (bind !== '0.0.0.0' && bind !== '::') sans.push(bind);
+  const ips = [...new Set(sans.filter((s) => isIP(s)))];
+  const dns = [...new Set(sans.filter((s) => !isIP(s)))];
+  const serving = await loadOrIssue(ca, tlsDir, 'serving', { user: 'kube-apiserver', groups: [] }, { server: { dns, ips } });
+  const admin = await loadOrIssue(ca, tlsDir, 'admin', { user: 'system:admin', groups: ['system:masters'] }, { client: true });
+
+  const server = new ApiServer({ store, log: log.with({ component: 'apiserver' }), tls: { cert: serving.cert, key: serving.key, ca: ca.pair.cert } });
+  await server.start(port, bind);
+  const urlHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : isIP(bind) === 6 ? `[${bind}]` : bind;
+  const serverURL = `https://${urlHost}:${server.port}`;
+  writeKubeconfig(kubeconfigPath, kubeconfigYaml(serverURL, ca.pair.cert, admin));
+  const readyMs = Math.round(process.uptime() * 1000);
+  log.info('ready', { readyMs, server: serverURL, kubeconfig: kubeconfigPath, dataDir, agent: values['disable-agent'] ? 'disabled' : 'not yet available' });
+  process.stdout.write(`skiff server ready in ${(readyMs / 1000).toFixed(2)}s — ${serverURL} — kubeconfig: ${kubeconfigPath}\n`);
+
+  await new Promise<void>((resolveStop) => {
+    const stop = (signal: string): void => {
+      log.info('stopping', { signal });
+      resolveStop();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await server.close();
+  await store.close();
+  log.info('stopped');
+  return 0;
+}
