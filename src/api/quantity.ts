@@ -88,8 +88,12 @@ export function parseQuantity(q: string | number): bigint {
     const n = digits * multiplier;
     milli = n / div + (n % div === 0n ? 0n : 1n);
   }
+  // Upstream caps binary-suffixed amounts at the largest int64.
+  if (s.base === 2 && milli > maxBinaryMilli) milli = maxBinaryMilli;
   return negative ? -milli : milli;
 }
+
+const maxBinaryMilli = ((1n << 63n) - 1n) * 1000n;
 
 /** True when the text parses as a quantity. */
 export function isQuantity(q: unknown): boolean {

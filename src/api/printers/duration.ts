@@ -2,7 +2,8 @@
  * Upstream's HumanDuration (apimachinery/pkg/util/duration): the AGE column's "5s", "3m2s", "4h", "2d".
  */
 export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
+  // Go's int(d.Seconds()) truncates toward zero: up to 1.999s in the future still reads "0s".
+  const seconds = Math.trunc(ms / 1000);
   if (seconds < -1) return '<invalid>';
   if (seconds < 0) return '0s';
   if (seconds < 120) return `${seconds}s`;

@@ -34,10 +34,11 @@ export function podStatusReason(pod: Pod): { reason: string; ready: number; tota
     }
     const t = cs.state?.terminated;
     const w = cs.state?.waiting;
-    if (t && t.exitCode === 0) continue;
+    // exitCode is required in the API; a missing one decodes as 0 upstream.
+    if (t && (t.exitCode ?? 0) === 0) continue;
     if (sidecar && cs.started) { if (cs.ready) ready++; continue; }
     if (t) {
-      reason = t.reason ? `Init:${t.reason}` : t.signal ? `Init:Signal:${t.signal}` : `Init:ExitCode:${t.exitCode}`;
+      reason = t.reason ? `Init:${t.reason}` : t.signal ? `Init:Signal:${t.signal}` : `Init:ExitCode:${t.exitCode ?? 0}`;
     } else if (w && w.reason && w.reason !== 'PodInitializing') {
       reason = `Init:${w.reason}`;
     } else {
@@ -61,7 +62,7 @@ export function podStatusReason(pod: Pod): { reason: string; ready: number; tota
       const t = cs.state?.terminated;
       if (w && w.reason) reason = w.reason;
       else if (t && t.reason) reason = t.reason;
-      else if (t) reason = t.signal ? `Signal:${t.signal}` : `ExitCode:${t.exitCode}`;
+      else if (t) reason = t.signal ? `Signal:${t.signal}` : `ExitCode:${t.exitCode ?? 0}`;
       else if (cs.ready && cs.state?.running) { hasRunning = true; ready++; }
     }
     if (reason === 'Completed' && hasRunning) {
@@ -91,12 +92,14 @@ export const podPrinter: TablePrinter<Pod> = {
     const gates = pod.spec?.readinessGates ?? [];
     let gatesCell = '<none>';
     if (gates.length > 0) {
-      const trueCount = gates.filter((g) => (pod.status?.conditions ?? []).some((c) => c.type === g.conditionType && c.status === 'True')).length;
+      // Only the first condition of each gate's type counts, as upstream.
+      const trueCount = gates.filter((g) => (pod.status?.conditions ?? []).find((c) => c.type === g.conditionType)?.status === 'True').length;
       gatesCell = `${trueCount}/${gates.length}`;
     }
     return [
       pod.metadata?.name ?? '', `${s.ready}/${s.total}`, s.reason, restarts, since(pod.metadata?.creationTimestamp, now),
-      pod.status?.podIPs?.[0]?.ip || pod.status?.podIP || '<none>', pod.spec?.nodeName || '<none>', pod.status?.nominatedNodeName || '<none>', gatesCell,
+      // v1 podIP wins over podIPs when both are set (the v1 → internal conversion upstream prints from).
+      pod.status?.podIP || pod.status?.podIPs?.[0]?.ip || '<none>', pod.spec?.nodeName || '<none>', pod.status?.nominatedNodeName || '<none>', gatesCell,
     ];
   },
   conditions(pod) {

@@ -11,7 +11,7 @@ export const dns1123SubdomainName: NameValidator = (n, prefix) => isDNS1123Subdo
 export const dns1123LabelName: NameValidator = (n, prefix) => isDNS1123Label(prefix ? maskTrailingDash(n) : n);
 
 function maskTrailingDash(n: string): string {
-  return n.length > 1 && n.endsWith('-') ? n.slice(0, -2) + 'a' : n;
+  return n.length > 1 && n.endsWith('-') ? n.slice(0, -1) + 'a' : n;
 }
 
 /** Path segments that may not be names: they would break URLs. */

@@ -376,7 +376,7 @@ export class RestStore {
       if (r.typeErrors.length > 0) throw badRequest(`${expectKind} in version "${this.def.version}" cannot be handled as a ${expectKind}: ${r.typeErrors[0]}`);
       if (r.unknown.length > 0) {
         const msgs = r.unknown.map((f) => `unknown field "${f}"`);
-        if (o.fieldValidation === 'Strict') throw badRequest(`strict decoding error: ${msgs.join(', ')}`);
+        if (o.fieldValidation === 'Strict') throw badRequest(`${expectKind} in version "${expectVersion.split('/').pop()}" cannot be handled as a ${expectKind}: strict decoding error: ${msgs.join(', ')}`);
         if (o.fieldValidation === 'Warn') o.warnings.push(...msgs);
       }
     }
