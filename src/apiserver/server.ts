@@ -43,6 +43,8 @@ export interface ApiServerOptions {
   readonly serviceCIDR?: string;
   /** Compact history every this many ms (default 5 minutes; 0 disables). */
   readonly compactIntervalMs?: number;
+  /** Events each watch cache keeps for resuming watches (default 10,000). */
+  readonly watchCacheSize?: number;
 }
 
 /** Who made a request. */
@@ -80,7 +82,7 @@ export class ApiServer {
     for (const def of this.#resources) {
       let cache = this.#caches.get(def.storagePrefix);
       if (!cache) {
-        cache = new WatchCache<KubeObject>(opts.store, def.storagePrefix, decode, { log: this.#log });
+        cache = new WatchCache<KubeObject>(opts.store, def.storagePrefix, decode, { log: this.#log, historySize: opts.watchCacheSize });
         this.#caches.set(def.storagePrefix, cache);
       }
     }

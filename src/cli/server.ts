@@ -18,7 +18,17 @@ Flags:
   --tls-san NAME             extra host name or IP for the serving certificate (repeatable)
   --node-name NAME           this machine's node name (default: the host name)
   --disable-agent            do not run a node agent on this machine
+  --compaction-interval DUR  how often history is compacted, e.g. 5m, 30s (default 5m; 0 disables)
+  --watch-cache-size N       events each resource's watch cache keeps for resuming watches (default 10000)
 `;
+
+/** Parses a duration like "5m", "30s", "1500ms", "1h" to milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new Error(`${flag}: "${text}" is not a duration (use e.g. 30s, 5m, 1h)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Number(m[1]) * unit;
+}
 
 /** `skiff server`: opens the store, sets up TLS, serves the API; stops cleanly on SIGINT/SIGTERM. */
 export async function runServer(argv: string[]): Promise<number> {
@@ -32,6 +42,8 @@ export async function runServer(argv: string[]): Promise<number> {
       'tls-san': { type: 'string', multiple: true, default: [] },
       'node-name': { type: 'string' },
       'disable-agent': { type: 'boolean', default: false },
+      'compaction-interval': { type: 'string', default: '5m' },
+      'watch-cache-size': { type: 'string', default: '10000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -58,7 +70,12 @@ export async function runServer(argv: string[]): Promise<number> {
   const serving = await loadOrIssue(ca, tlsDir, 'serving', { user: 'kube-apiserver', groups: [] }, { server: { dns, ips } });
   const admin = await loadOrIssue(ca, tlsDir, 'admin', { user: 'system:admin', groups: ['system:masters'] }, { client: true });
 
-  const server = new ApiServer({ store, log: log.with({ component: 'apiserver' }), tls: { cert: serving.cert, key: serving.key, ca: ca.pair.cert } });
+  const watchCacheSize = Number(values['watch-cache-size']);
+  if (!Number.isInteger(watchCacheSize) || watchCacheSize < 1) throw new Error(`--watch-cache-size: "${values['watch-cache-size']}" is not a positive integer`);
+  const server = new ApiServer({
+    store, log: log.with({ component: 'apiserver' }), tls: { cert: serving.cert, key: serving.key, ca: ca.pair.cert },
+    compactIntervalMs: parseDuration(values['compaction-interval']!, '--compaction-interval'), watchCacheSize,
+  });
   await server.start(port, bind);
   const urlHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : isIP(bind) === 6 ? `[${bind}]` : bind;
   const serverURL = `https://${urlHost}:${server.port}`;

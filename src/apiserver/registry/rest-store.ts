@@ -363,8 +363,9 @@ export class RestStore {
   decodeObject(body: unknown, namespace: string | undefined, name: string | undefined, o: WriteOptions, expectKind = this.def.kind, expectVersion = apiVersion(this.def), schema = this.#schema): KubeObject {
     if (!isPlainObject(body)) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)?.slice(0, 200)}'`);
     const obj = body as KubeObject;
-    if (typeof obj.kind !== 'string' || obj.kind === '') throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body).slice(0, 200)}'`);
-    if (typeof obj.apiVersion !== 'string' || obj.apiVersion === '') throw badRequest(`Object 'apiVersion' is missing in '${JSON.stringify(body).slice(0, 200)}'`);
+    // As upstream's decoder: a body without apiVersion/kind takes them from the URL it was sent to.
+    if (obj.kind === undefined || obj.kind === '') obj.kind = expectKind;
+    if (obj.apiVersion === undefined || obj.apiVersion === '') obj.apiVersion = expectVersion;
     if (obj.apiVersion !== expectVersion) {
       throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${expectVersion})`);
     }
