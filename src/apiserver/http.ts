@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { ApiError, badRequest, tooLarge, unsupportedMediaType } from '../api/status.js';
+import { cachedJson } from '../util/json-cache.js';
 
 /** Request bodies above this are refused with 413, as upstream's 3 MiB limit. */
 export const maxBodyBytes = 3 * 1024 * 1024;
@@ -82,7 +83,7 @@ export function negotiate(accept: string | undefined): Negotiated {
 
 /** Sends a JSON body (a pre-serialised string is sent as is). */
 export function sendJSON(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const text = typeof body === 'string' ? body : typeof body === 'object' && body !== null ? cachedJson(body) : JSON.stringify(body);
   res.writeHead(code, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }

@@ -53,6 +53,9 @@ export interface RequestUser {
   readonly groups: readonly string[];
 }
 
+/** Who each client-certificate connection authenticated as. */
+const peerUsers = new WeakMap<object, RequestUser | null>();
+
 const publicPaths = new Set(['/version', '/healthz', '/livez', '/readyz']);
 
 /**
@@ -163,9 +166,15 @@ export class ApiServer {
     }
     const socket = req.socket as TLSSocket;
     if (socket.encrypted && socket.authorized) {
-      const cert = socket.getPeerCertificate();
-      const id = cert?.subject ? identityFromSubject(cert.subject as unknown as Record<string, string | string[]>) : undefined;
-      if (id) return { name: id.user, groups: [...id.groups, 'system:authenticated'] };
+      // The certificate is fixed for the life of the connection; decoding it per request cost more than the request.
+      let user = peerUsers.get(socket);
+      if (user === undefined) {
+        const cert = socket.getPeerCertificate();
+        const id = cert?.subject ? identityFromSubject(cert.subject as unknown as Record<string, string | string[]>) : undefined;
+        user = id ? { name: id.user, groups: [...id.groups, 'system:authenticated'] } : null;
+        peerUsers.set(socket, user);
+      }
+      if (user) return user;
     }
     if (!this.#opts.tls) return { name: 'system:anonymous', groups: ['system:unauthenticated'] };
     return undefined;

@@ -25,6 +25,8 @@ export interface RequestOptions {
   readonly accept?: string;
   readonly headers?: Record<string, string>;
   readonly signal?: AbortSignal;
+  /** Leave the body as text, without JSON decoding. */
+  readonly raw?: boolean;
 }
 
 /** One event of a watch stream. */
@@ -81,7 +83,7 @@ export class RestClient {
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown = text;
-          if ((res.headers['content-type'] ?? '').includes('json') && text.length > 0) {
+          if (!o.raw && (res.headers['content-type'] ?? '').includes('json') && text.length > 0) {
             try { body = JSON.parse(text); } catch { body = text; }
           }
           resolve({ status: res.statusCode ?? 0, body: body as T, headers: res.headers });

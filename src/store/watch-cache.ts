@@ -1,13 +1,13 @@
 import { type KV, type Store, type WatchEvent, type WatchHandle } from './store.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { cachedJson } from '../util/json-cache.js';
 
 /** One object as the cache holds it: decoded once, serialised at most once, shared by every reader. */
 export class CacheEntry<T> {
-  #json: string | undefined;
   constructor(readonly key: string, readonly rev: number, readonly obj: T) {}
   /** The object as JSON; computed on first use and reused for every response and watcher. */
   json(): string {
-    return (this.#json ??= JSON.stringify(this.obj));
+    return cachedJson(this.obj as object);
   }
 }
 

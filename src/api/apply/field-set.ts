@@ -53,48 +53,142 @@ function itemKey(item: unknown, keys: string[]): string | undefined {
   return `k:${JSON.stringify(o)}`;
 }
 
+const join = (prefix: string, el: string): string => (prefix === '' ? el : `${prefix}\n${el}`);
+
+function nonNull(o: Record<string, unknown>): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (const k in o) if (o[k] !== null && o[k] !== undefined) out.push([k, o[k]]);
+  return out;
+}
+
+function addLeaves(v: unknown, s: Schema | undefined, prefix: string, out: Set<string>): void {
+  const shape = shapeOf(s, v);
+  switch (shape.kind) {
+    case 'scalar':
+    case 'atomicList':
+      if (prefix !== '') out.add(prefix);
+      return;
+    case 'struct':
+    case 'map': {
+      const entries = nonNull(v as Record<string, unknown>);
+      if (entries.length === 0) {
+        if (prefix !== '') out.add(prefix);
+        return;
+      }
+      for (const [k, x] of entries) addLeaves(x, fieldSchema(shape.schema, k), join(prefix, `f:${k}`), out);
+      return;
+    }
+    case 'setList':
+      for (const x of v as unknown[]) out.add(join(prefix, `v:${JSON.stringify(x)}`));
+      return;
+    case 'mapList': {
+      const r = resolve(shape.item);
+      for (const item of v as unknown[]) {
+        const k = itemKey(item, shape.keys);
+        if (!k) continue;
+        const p = join(prefix, k);
+        out.add(p);
+        if (isPlainObject(item)) for (const [f, x] of nonNull(item)) addLeaves(x, r ? fieldSchema(r, f) : undefined, join(p, `f:${f}`), out);
+      }
+      return;
+    }
+  }
+}
+
 /**
  * Every leaf path of `value`: scalars, atomic lists and empty maps are leaves; list-map items and set
  * values are members themselves (their own path) as well as containers of their fields.
  */
 export function leafPaths(value: unknown, schema: Schema | undefined): Set<string> {
   const out = new Set<string>();
-  const walk = (v: unknown, s: Schema | undefined, path: string[]): void => {
-    const shape = shapeOf(s, v);
-    switch (shape.kind) {
+  addLeaves(value, schema, '', out);
+  return out;
+}
+
+/** JSON equality for leaf values (both sides come from the same decoder, so key order matches). */
+function sameValue(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Walks two versions of an object side by side and collects the leaf paths added or modified in `after`
+ * (`changed`) and those gone from it (`removed`). A list-map item's own membership changes only when the
+ * item appears or disappears; its fields are compared one by one.
+ */
+export function diffFields(before: unknown, after: unknown, schema: Schema | undefined): { changed: Set<string>; removed: Set<string> } {
+  const changed = new Set<string>();
+  const removed = new Set<string>();
+  const walk = (a: unknown, b: unknown, s: Schema | undefined, prefix: string): void => {
+    const aNull = a === null || a === undefined;
+    const bNull = b === null || b === undefined;
+    if (aNull && bNull) return;
+    if (aNull) { addLeaves(b, s, prefix, changed); return; }
+    if (bNull) { addLeaves(a, s, prefix, removed); return; }
+    const sa = shapeOf(s, a);
+    const sb = shapeOf(s, b);
+    if (sa.kind !== sb.kind) {
+      addLeaves(a, s, prefix, removed);
+      addLeaves(b, s, prefix, changed);
+      return;
+    }
+    switch (sb.kind) {
       case 'scalar':
       case 'atomicList':
-        if (path.length > 0) out.add(pathKey(path));
+        if (!sameValue(a, b) && prefix !== '') changed.add(prefix);
         return;
       case 'struct':
       case 'map': {
-        const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== null && x !== undefined);
-        if (entries.length === 0) {
-          if (path.length > 0) out.add(pathKey(path));
+        const ao = a as Record<string, unknown>;
+        const bo = b as Record<string, unknown>;
+        const ea = nonNull(ao);
+        const eb = nonNull(bo);
+        if (eb.length === 0 || ea.length === 0) {
+          if (eb.length === 0 && ea.length === 0) return;
+          if (eb.length === 0) { addLeaves(a, s, prefix, removed); if (prefix !== '') changed.add(prefix); return; }
+          addLeaves(b, s, prefix, changed);
           return;
         }
-        for (const [k, x] of entries) walk(x, fieldSchema(shape.schema, k), [...path, `f:${k}`]);
+        for (const [k, x] of eb) walk(ao[k], x, fieldSchema(sb.schema, k), join(prefix, `f:${k}`));
+        for (const [k, x] of ea) if (bo[k] === null || bo[k] === undefined) addLeaves(x, fieldSchema(sb.schema, k), join(prefix, `f:${k}`), removed);
         return;
       }
-      case 'setList':
-        for (const x of v as unknown[]) out.add(pathKey([...path, `v:${JSON.stringify(x)}`]));
+      case 'setList': {
+        const as = new Set((a as unknown[]).map((x) => JSON.stringify(x)));
+        const bs = new Set((b as unknown[]).map((x) => JSON.stringify(x)));
+        for (const x of bs) if (!as.has(x)) changed.add(join(prefix, `v:${x}`));
+        for (const x of as) if (!bs.has(x)) removed.add(join(prefix, `v:${x}`));
         return;
-      case 'mapList':
-        for (const item of v as unknown[]) {
-          const k = itemKey(item, shape.keys);
+      }
+      case 'mapList': {
+        const keys = sb.kind === 'mapList' ? sb.keys : [];
+        const r = resolve(sb.item);
+        const byKey = new Map<string, unknown>();
+        for (const item of a as unknown[]) { const k = itemKey(item, keys); if (k) byKey.set(k, item); }
+        const seen = new Set<string>();
+        for (const item of b as unknown[]) {
+          const k = itemKey(item, keys);
           if (!k) continue;
-          const p = [...path, k];
-          out.add(pathKey(p));
-          if (isPlainObject(item)) {
-            const r = resolve(shape.item);
-            for (const [f, x] of Object.entries(item)) if (x !== null && x !== undefined) walk(x, r ? fieldSchema(r, f) : undefined, [...p, `f:${f}`]);
+          seen.add(k);
+          const p = join(prefix, k);
+          const old = byKey.get(k);
+          if (old === undefined) { changed.add(p); if (isPlainObject(item)) for (const [f, x] of nonNull(item)) addLeaves(x, r ? fieldSchema(r, f) : undefined, join(p, `f:${f}`), changed); continue; }
+          if (isPlainObject(item) && isPlainObject(old)) {
+            for (const [f, x] of nonNull(item)) walk(old[f], x, r ? fieldSchema(r, f) : undefined, join(p, `f:${f}`));
+            for (const [f, x] of nonNull(old)) if (item[f] === null || item[f] === undefined) addLeaves(x, r ? fieldSchema(r, f) : undefined, join(p, `f:${f}`), removed);
           }
         }
+        for (const [k, item] of byKey) {
+          if (seen.has(k)) continue;
+          const p = join(prefix, k);
+          removed.add(p);
+          if (isPlainObject(item)) for (const [f, x] of nonNull(item)) addLeaves(x, r ? fieldSchema(r, f) : undefined, join(p, `f:${f}`), removed);
+        }
         return;
+      }
     }
   };
-  walk(value, schema, []);
-  return out;
+  walk(before, after, schema, '');
+  return { changed, removed };
 }
 
 /** Reads the value at a path; undefined when absent. */
@@ -139,23 +233,33 @@ export function ancestors(key: string): string[] {
   return out;
 }
 
+const member = Symbol('member');
+type Trie = { [el: string]: Trie; [member]?: true };
+
 /** Serialises a set as `fieldsV1` (`{"f:spec":{"f:replicas":{}}}`, `"."` marking a member that also has children). */
 export function toFieldsV1(set: Set<string>): Record<string, unknown> {
-  const root: Record<string, unknown> = {};
-  for (const key of [...set].sort()) {
+  const root: Trie = {};
+  for (const key of set) {
     let node = root;
-    for (const el of keyPath(key)) node = (node[el] ??= {}) as Record<string, unknown>;
+    let start = 0;
+    for (;;) {
+      const nl = key.indexOf('\n', start);
+      const el = nl < 0 ? key.slice(start) : key.slice(start, nl);
+      node = node[el] ??= {};
+      if (nl < 0) break;
+      start = nl + 1;
+    }
+    node[member] = true;
   }
-  const mark = (node: Record<string, unknown>, prefix: string[]): void => {
-    for (const [el, child] of Object.entries(node)) {
-      if (el === '.') continue;
-      const p = [...prefix, el];
-      const c = child as Record<string, unknown>;
-      if (Object.keys(c).length > 0 && set.has(pathKey(p))) c['.'] = {};
-      mark(c, p);
+  const mark = (node: Trie): void => {
+    let children = false;
+    for (const el in node) { children = true; mark(node[el]!); }
+    if (node[member]) {
+      delete node[member];
+      if (children) node['.'] = {};
     }
   };
-  mark(root, []);
+  mark(root);
   return root;
 }
 

@@ -1,7 +1,7 @@
 import type { ManagedFieldsEntry } from 'kubernetes-types/meta/v1.js';
 import { fieldSchema, itemSchema, resolve, type Schema } from '../schema/schema.js';
 import { isPlainObject, type KubeObject } from '../types.js';
-import { fromFieldsV1, keyPath, leafPaths, pathKey, removeAt, toFieldsV1, valueAt } from './field-set.js';
+import { diffFields, fromFieldsV1, keyPath, leafPaths, pathKey, removeAt, toFieldsV1 } from './field-set.js';
 
 /** Metadata fields no manager owns: identity and bookkeeping the server sets (upstream's stripMeta). */
 const serverMeta = ['name', 'namespace', 'uid', 'creationTimestamp', 'resourceVersion', 'generation', 'managedFields', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds'];
@@ -57,25 +57,6 @@ function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Leaf paths that differ between two tracked objects: added or modified (in `after`), and removed. */
-function diff(before: unknown, after: unknown, schema: Schema | undefined): { changed: Set<string>; removed: Set<string> } {
-  const a = leafPaths(before, schema);
-  const b = leafPaths(after, schema);
-  const changed = new Set<string>();
-  const removed = new Set<string>();
-  for (const p of b) {
-    if (!a.has(p)) changed.add(p);
-    else {
-      const last = p.slice(p.lastIndexOf('\n') + 1);
-      // A list item's own membership changes only when the item appears; its fields are compared one by one.
-      if (last.startsWith('k:') || last.startsWith('v:')) continue;
-      if (!same(valueAt(before, keyPath(p)), valueAt(after, keyPath(p)))) changed.add(p);
-    }
-  }
-  for (const p of a) if (!b.has(p)) removed.add(p);
-  return { changed, removed };
-}
-
 function entryFor(entries: Entry[], manager: string, operation: 'Apply' | 'Update', subresource: string, apiVersion: string, time: string): Entry {
   let e = entries.find((x) => x.manager === manager && x.operation === operation && x.subresource === subresource);
   if (!e) {
@@ -102,7 +83,7 @@ export interface TrackOptions {
  */
 export function recordUpdate(next: KubeObject, prev: KubeObject | undefined, o: TrackOptions): void {
   const entries = readEntries(prev ?? next);
-  const { changed, removed } = diff(prev ? trackedPart(prev, o.subresource, o.hasStatus) : {}, trackedPart(next, o.subresource, o.hasStatus), o.schema);
+  const { changed, removed } = diffFields(prev ? trackedPart(prev, o.subresource, o.hasStatus) : {}, trackedPart(next, o.subresource, o.hasStatus), o.schema);
   if (changed.size === 0 && removed.size === 0 && prev) {
     next.metadata.managedFields = prev.metadata.managedFields;
     if (!next.metadata.managedFields) delete next.metadata.managedFields;
@@ -211,7 +192,7 @@ export function serverSideApply(live: KubeObject | undefined, applied: KubeObjec
   for (const p of dropped) removeAt(merged, keyPath(p));
 
   const liveTracked = live ? trackedPart(live, o.subresource, o.hasStatus) : {};
-  const { changed, removed } = diff(liveTracked, trackedPart(merged, o.subresource, o.hasStatus), o.schema);
+  const { changed, removed } = diffFields(liveTracked, trackedPart(merged, o.subresource, o.hasStatus), o.schema);
   const conflicts: ApplyConflict[] = [];
   for (const e of entries) {
     if (e === mine) continue;

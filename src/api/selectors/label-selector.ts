@@ -157,7 +157,7 @@ function lex(s: string): { tok: Token; lit: string }[] {
   }
 }
 
-/** Thrown by the parser; the API turns it into a 400. */
+/** A requirement that does not parse; reported as a 400 prefixed "unable to parse requirement: ". */
 class SelectorSyntaxError extends Error {}
 
 /**
@@ -239,26 +239,21 @@ export function parseLabelSelector(text: string | undefined): Selector {
   };
 
   const reqs: Requirement[] = [];
-  try {
-    for (;;) {
-      const t = peek();
-      if (t.tok === 'end') break;
-      if (t.tok !== 'ident' && t.tok !== '!') throw badRequest(`found '${t.lit}', expected: !, identifier, or 'end of string'`);
-      try {
-        reqs.push(parseRequirement());
-      } catch (e) {
-        if (e instanceof SelectorSyntaxError) throw badRequest(`unable to parse requirement: ${e.message}`);
-        throw e;
-      }
-      const sep = next();
-      if (sep.tok === 'end') break;
-      if (sep.tok !== ',') throw badRequest(`found '${sep.lit}', expected: ',' or 'end of string'`);
-      const t2 = peek();
-      if (t2.tok !== 'ident' && t2.tok !== '!') throw badRequest(`found '${t2.lit}', expected: identifier after ','`);
+  for (;;) {
+    const t = peek();
+    if (t.tok === 'end') break;
+    if (t.tok !== 'ident' && t.tok !== '!') throw badRequest(`found '${t.lit}', expected: !, identifier, or 'end of string'`);
+    try {
+      reqs.push(parseRequirement());
+    } catch (e) {
+      if (e instanceof SelectorSyntaxError) throw badRequest(`unable to parse requirement: ${e.message}`);
+      throw e;
     }
-  } catch (e) {
-    if (e instanceof SelectorSyntaxError) throw badRequest(e.message);
-    throw e;
+    const sep = next();
+    if (sep.tok === 'end') break;
+    if (sep.tok !== ',') throw badRequest(`found '${sep.lit}', expected: ',' or 'end of string'`);
+    const t2 = peek();
+    if (t2.tok !== 'ident' && t2.tok !== '!') throw badRequest(`found '${t2.lit}', expected: identifier after ','`);
   }
   return new Selector(reqs);
 }

@@ -4,6 +4,7 @@ import { duplicate, forbiddenField, invalidValue, notFoundField, notSupported, r
 import { isCIdentifier, isConfigMapKey, isDNS1123Label, isDNS1123Subdomain, isEnvVarName, isQualifiedName, isValidLabelValue, isValidPortName, isValidPortNum } from './names.js';
 import { parseQuantity, QuantityError } from '../quantity.js';
 import { volumeSourcesOf } from '../defaults/pod.js';
+import { deepEqual } from '../../util/deep-equal.js';
 
 const restartPolicies = ['Always', 'OnFailure', 'Never'];
 const dnsPolicies = ['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'None'];
@@ -257,6 +258,8 @@ export function validatePodSpec(spec: PodSpec | undefined, path: string, isTempl
  * added tolerations, terminationGracePeriodSeconds; everything else in `spec` is fixed at creation.
  */
 export function validatePodSpecUpdate(spec: PodSpec, old: PodSpec): FieldError[] {
+  // Most pod updates (status, labels, bindings) leave the spec alone.
+  if (deepEqual(spec, old)) return [];
   const errs: FieldError[] = [];
   if (old.nodeName && spec.nodeName !== old.nodeName) errs.push(invalidValue('spec.nodeName', spec.nodeName ?? '', 'field is immutable'));
   const a = structuredClone(spec) as PodSpec & Record<string, unknown>;

@@ -19,6 +19,7 @@ import { conflictMessage, recordUpdate, serverSideApply } from '../../api/apply/
 import { decode, encode } from './codec.js';
 import { continueExpired, decodeContinue, encodeContinue } from './continue-token.js';
 import type { Clock } from '../../util/clock.js';
+import { deepEqual } from '../../util/deep-equal.js';
 import type { Logger } from '../../util/log.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
@@ -95,10 +96,6 @@ function randomSuffix(): string {
 /** RFC 3339 with second precision, as Kubernetes timestamps are. */
 export function timestamp(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** Thrown inside a guaranteed-update loop when the store moved under us and the attempt should repeat. */
@@ -505,7 +502,7 @@ export class RestStore {
         throw notFound(this.#res, name);
       }
       const current = this.#copy(entry);
-      const next = mutate(structuredClone(current));
+      const next = mutate(this.#copy(entry));
       const pinned = next.metadata.resourceVersion;
       if (pinned && pinned !== current.metadata.resourceVersion) throw modifiedConflict(this.#res, name);
       next.metadata.resourceVersion = current.metadata.resourceVersion;
@@ -578,8 +575,11 @@ export class RestStore {
     this.def.prepareForUpdate?.(next, current);
     if (this.def.tracksGeneration) {
       m.generation = c.generation ?? 1;
-      const spec = (o: KubeObject): unknown => { const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o; return rest; };
-      if (!deepEqual(spec(next), spec(current))) m.generation = (c.generation ?? 0) + 1;
+      // Anything but metadata and status is spec, as far as generation goes.
+      for (const k of new Set([...Object.keys(next), ...Object.keys(current)])) {
+        if (k === 'metadata' || k === 'status' || k === 'apiVersion' || k === 'kind') continue;
+        if (!deepEqual(next[k], current[k])) { m.generation = (c.generation ?? 0) + 1; break; }
+      }
     } else if (c.generation === undefined) {
       delete m.generation;
     }

@@ -1,0 +1,180 @@
+/**
+ * API server benchmark: durable pod creates over HTTPS by 16 concurrent clients, compared in the same
+ * run with the raw store's durable write rate; GETs, a 10k-pod LIST, watch delivery, time to ready and
+ * idle memory. Prints one JSON line.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { loadKubeconfig } from '../src/client/kubeconfig.js';
+import { RestClient } from '../src/client/rest-client.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const clients = 16;
+const podsToCreate = Number(process.env['BENCH_PODS'] ?? 12_000);
+
+function pod(i: number): Record<string, unknown> {
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: `bench-${i}`, namespace: 'default', labels: { app: 'bench', shard: String(i % 16) } },
+    spec: {
+      containers: [{
+        name: 'nginx', image: 'nginx:1.17.8', ports: [{ containerPort: 80 }],
+        resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '200m', memory: '256Mi' } },
+        env: [{ name: 'MODE', value: 'bench' }],
+      }],
+    },
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d;
+
+/** The floor: the same durable (group-committed, fsync'd) creates straight into the store, no HTTP, no API logic. */
+async function rawStoreRate(n: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-raw-'));
+  const store = new SqliteStore({ path: join(dir, 'state.db') });
+  const enc = new TextEncoder();
+  const values = Array.from({ length: 64 }, (_, i) => enc.encode(JSON.stringify(pod(i))));
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, async () => {
+    for (let i = next++; i < n; i = next++) {
+      const r = await store.create(`/registry/pods/default/bench-${i}`, values[i % 64]!);
+      if (!r.ok) throw new Error('raw create failed');
+    }
+  }));
+  const rate = n / ((performance.now() - t0) / 1000);
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  return rate;
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return round(kb / 1024);
+}
+
+async function main(): Promise<void> {
+  const raw = await rawStoreRate(podsToCreate);
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
+  const t0 = performance.now();
+  const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : [];
+  const proc = spawn(process.execPath, [...profile, join(root, 'dist', 'src', 'cli', 'main.js'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1'], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' },
+  });
+  let out = '';
+  await new Promise<void>((res, rej) => {
+    proc.stdout.on('data', (d: Buffer) => { out += d.toString(); if (/ready in/.test(out)) res(); });
+    proc.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    proc.once('exit', (code) => rej(new Error(`server exited ${code}: ${out}`)));
+  });
+  const readyWallMs = performance.now() - t0;
+  const readyMs = Number(/ready in ([\d.]+)s/.exec(out)![1]) * 1000;
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    const idleRss = rssMb(proc.pid!);
+    const client = new RestClient(loadKubeconfig(join(dataDir, 'kubeconfig.yaml')), { maxSockets: clients });
+
+    // Creates.
+    const latencies: number[] = [];
+    let next = 0;
+    let failed = 0;
+    const c0 = performance.now();
+    await Promise.all(Array.from({ length: clients }, async () => {
+      for (let i = next++; i < podsToCreate; i = next++) {
+        const s = performance.now();
+        const r = await client.request('POST', '/api/v1/namespaces/default/pods', { body: pod(i) });
+        latencies.push(performance.now() - s);
+        if (r.status !== 201) failed++;
+      }
+    }));
+    const createSecs = (performance.now() - c0) / 1000;
+    if (failed > 0) throw new Error(`${failed} creates failed`);
+    latencies.sort((a, b) => a - b);
+
+    // GETs of single objects.
+    let gets = 0;
+    const gEnd = performance.now() + 3000;
+    await Promise.all(Array.from({ length: clients }, async () => {
+      while (performance.now() < gEnd) {
+        const r = await client.request('GET', `/api/v1/namespaces/default/pods/bench-${Math.floor(Math.random() * podsToCreate)}`);
+        if (r.status !== 200) throw new Error(`GET ${r.status}`);
+        gets++;
+      }
+    }));
+    const getRate = gets / 3;
+
+    // LIST of every pod (10k+), JSON as informers ask for it.
+    const listTimes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const s = performance.now();
+      const r = await client.request<string>('GET', '/api/v1/pods?resourceVersion=0', { raw: true });
+      listTimes.push(performance.now() - s);
+      if (r.status !== 200) throw new Error(`LIST ${r.status}`);
+    }
+    listTimes.sort((a, b) => a - b);
+
+    // Watch: one watcher while 16 clients patch pods.
+    const rv = (await client.call<{ metadata: { resourceVersion: string } }>('GET', '/api/v1/namespaces/default/pods?limit=1')).metadata.resourceVersion;
+    let events = 0;
+    const ac = new AbortController();
+    const watching = client.watch(`/api/v1/namespaces/default/pods?watch=true&resourceVersion=${rv}`, () => { events++; }, ac.signal);
+    const wEnd = performance.now() + 3000;
+    let patches = 0;
+    const w0 = performance.now();
+    await Promise.all(Array.from({ length: clients }, async (_, k) => {
+      for (let j = 0; performance.now() < wEnd; j++) {
+        await client.request('PATCH', `/api/v1/namespaces/default/pods/bench-${(k * 997 + j) % podsToCreate}`, {
+          body: { metadata: { labels: { touched: String(j) } } }, contentType: 'application/merge-patch+json',
+        });
+        patches++;
+      }
+    }));
+    await new Promise((r) => setTimeout(r, 300));
+    const watchSecs = (performance.now() - w0) / 1000;
+    ac.abort();
+    await watching;
+    client.close();
+
+    const creates = podsToCreate / createSecs;
+    process.stdout.write(JSON.stringify({
+      bench: 'api',
+      clients,
+      pods: podsToCreate,
+      creates_per_s: Math.round(creates),
+      create_p50_ms: round(percentile(latencies, 50), 2),
+      create_p99_ms: round(percentile(latencies, 99), 2),
+      raw_store_writes_per_s: Math.round(raw),
+      ratio_to_raw: round(creates / raw, 3),
+      get_per_s: Math.round(getRate),
+      list_10k_pods_ms: round(percentile(listTimes, 50)),
+      watch_events_per_s: Math.round(events / watchSecs),
+      watch_events_received: events,
+      patches_sent: patches,
+      ready_ms: Math.round(readyMs),
+      ready_wall_ms: Math.round(readyWallMs),
+      idle_rss_mb: idleRss,
+      loaded_rss_mb: rssMb(proc.pid!),
+    }) + '\n');
+  } finally {
+    if (profile.length > 0) await new Promise((r) => { proc.once('exit', r); proc.kill('SIGTERM'); });
+    else proc.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`bench api failed: ${e.stack}\n`);
+  process.exit(1);
+});
