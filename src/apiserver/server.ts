@@ -45,6 +45,8 @@ export interface ApiServerOptions {
   readonly compactIntervalMs?: number;
   /** Events each watch cache keeps for resuming watches (default 10,000). */
   readonly watchCacheSize?: number;
+  /** The address other machines and pods reach this server at (the `kubernetes` Service's endpoint). */
+  readonly advertiseAddress?: string;
 }
 
 /** Who made a request. */
@@ -72,6 +74,7 @@ export class ApiServer {
   readonly #openapi: OpenAPIDocuments;
   readonly #compactor: Compactor;
   #server: http.Server | undefined;
+  #allocator: ServiceAllocator | undefined;
   #ready = false;
   #address = '';
 
@@ -93,7 +96,10 @@ export class ApiServer {
     const namespace = (name: string): KubeObject | undefined => nsCache?.get(`/registry/namespaces/${name}`)?.obj;
     const admissions = new Map<string, Admission>();
     const svcCache = this.#caches.get('/registry/services/specs/');
-    if (svcCache) admissions.set('/registry/services/specs/', new ServiceAllocator(svcCache, opts.serviceCIDR));
+    if (svcCache) {
+      this.#allocator = new ServiceAllocator(svcCache, opts.serviceCIDR);
+      admissions.set('/registry/services/specs/', this.#allocator);
+    }
     for (const def of this.#resources) {
       this.#stores.set(`${def.group}/${def.version}/${def.plural}`, new RestStore(def, {
         store: opts.store, cache: this.#caches.get(def.storagePrefix)!, clock: this.#clock, log: this.#log, namespace,
@@ -110,7 +116,6 @@ export class ApiServer {
   /** Fills the caches, creates the system namespaces, then listens. Resolves when requests can be served. */
   async start(port: number, host = '0.0.0.0'): Promise<void> {
     await Promise.all([...this.#caches.values()].map((c) => c.start()));
-    await this.#bootstrap();
     const handler = (req: IncomingMessage, res: ServerResponse): void => { void this.#handle(req, res); };
     const tls = this.#opts.tls;
     this.#server = tls
@@ -125,6 +130,7 @@ export class ApiServer {
     });
     const addr = this.#server.address() as AddressInfo;
     this.#address = `${addr.address}:${addr.port}`;
+    await this.#bootstrap(addr.port);
     this.#compactor.start();
     this.#ready = true;
   }
@@ -134,16 +140,34 @@ export class ApiServer {
     return (this.#server?.address() as AddressInfo | null)?.port ?? 0;
   }
 
-  async #bootstrap(): Promise<void> {
-    const ns = this.restStore('', 'v1', 'namespaces')!;
-    for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
-      if (ns.def && this.#caches.get('/registry/namespaces/')!.get(`/registry/namespaces/${name}`)) continue;
-      try {
-        await ns.createDecoded({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, { dryRun: false, fieldManager: 'skiff', fieldValidation: 'Strict', warnings: [] });
-      } catch (e) {
-        if (!(e instanceof ApiError && e.code === 409)) throw e;
-      }
+  /** Creates an object unless it exists already (bootstrapping is idempotent across restarts). */
+  async #ensure(plural: string, obj: KubeObject): Promise<void> {
+    const rest = this.restStore('', 'v1', plural)!;
+    if (this.#caches.get(rest.def.storagePrefix)!.get(rest.key(obj.metadata.namespace, obj.metadata.name!))) return;
+    try {
+      await rest.createDecoded(obj, { dryRun: false, fieldManager: 'skiff', fieldValidation: 'Strict', warnings: [] });
+    } catch (e) {
+      if (!(e instanceof ApiError && e.code === 409)) throw e;
     }
+  }
+
+  /** The system namespaces, and the `kubernetes` Service pointing at this server, as a cluster has them. */
+  async #bootstrap(port: number): Promise<void> {
+    for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+      await this.#ensure('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    }
+    if (!this.#opts.advertiseAddress) return;
+    const labels = { component: 'apiserver', provider: 'kubernetes' };
+    await this.#ensure('services', {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'kubernetes', namespace: 'default', labels },
+      spec: { type: 'ClusterIP', clusterIP: this.#allocator?.firstIP, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: port }], sessionAffinity: 'None' },
+    });
+    const endpoints = this.restStore('', 'v1', 'endpoints')!;
+    const subsets = [{ addresses: [{ ip: this.#opts.advertiseAddress }], ports: [{ name: 'https', port, protocol: 'TCP' }] }];
+    const o = { dryRun: false, fieldManager: 'skiff', fieldValidation: 'Strict' as const, warnings: [] };
+    await endpoints.guaranteedUpdate('default', 'kubernetes', o, (cur) => ({ ...cur, subsets }), {
+      onMissing: () => endpoints.createDecoded({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } }, subsets }, o),
+    });
   }
 
   async close(): Promise<void> {

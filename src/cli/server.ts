@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -16,6 +16,7 @@ Flags:
   --bind-address ADDR        address to listen on (default 0.0.0.0)
   --write-kubeconfig PATH    where to write the admin kubeconfig (default <data-dir>/kubeconfig.yaml)
   --tls-san NAME             extra host name or IP for the serving certificate (repeatable)
+  --advertise-address IP     address other machines reach this server at (default: the first non-loopback IPv4)
   --node-name NAME           this machine's node name (default: the host name)
   --disable-agent            do not run a node agent on this machine
   --compaction-interval DUR  how often history is compacted, e.g. 5m, 30s (default 5m; 0 disables)
@@ -30,6 +31,14 @@ export function parseDuration(text: string, flag: string): number {
   return Number(m[1]) * unit;
 }
 
+/** The machine's first non-internal IPv4 address, or loopback when it has none. */
+function primaryIPv4(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
 /** `skiff server`: opens the store, sets up TLS, serves the API; stops cleanly on SIGINT/SIGTERM. */
 export async function runServer(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -40,6 +49,7 @@ export async function runServer(argv: string[]): Promise<number> {
       'bind-address': { type: 'string', default: '0.0.0.0' },
       'write-kubeconfig': { type: 'string' },
       'tls-san': { type: 'string', multiple: true, default: [] },
+      'advertise-address': { type: 'string' },
       'node-name': { type: 'string' },
       'disable-agent': { type: 'boolean', default: false },
       'compaction-interval': { type: 'string', default: '5m' },
@@ -63,8 +73,10 @@ export async function runServer(argv: string[]): Promise<number> {
   const tlsDir = join(dataDir, 'tls');
   const ca = await ClusterCA.loadOrCreate(tlsDir);
   const host = hostname();
+  const advertise = values['advertise-address'] ?? (bind !== '0.0.0.0' && bind !== '::' ? bind : primaryIPv4());
   const sans = ['127.0.0.1', 'localhost', host, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', '10.43.0.1', ...(values['tls-san'] ?? [])];
   if (bind !== '0.0.0.0' && bind !== '::') sans.push(bind);
+  sans.push(advertise);
   const ips = [...new Set(sans.filter((s) => isIP(s)))];
   const dns = [...new Set(sans.filter((s) => !isIP(s)))];
   const serving = await loadOrIssue(ca, tlsDir, 'serving', { user: 'kube-apiserver', groups: [] }, { server: { dns, ips } });
@@ -74,7 +86,7 @@ export async function runServer(argv: string[]): Promise<number> {
   if (!Number.isInteger(watchCacheSize) || watchCacheSize < 1) throw new Error(`--watch-cache-size: "${values['watch-cache-size']}" is not a positive integer`);
   const server = new ApiServer({
     store, log: log.with({ component: 'apiserver' }), tls: { cert: serving.cert, key: serving.key, ca: ca.pair.cert },
-    compactIntervalMs: parseDuration(values['compaction-interval']!, '--compaction-interval'), watchCacheSize,
+    compactIntervalMs: parseDuration(values['compaction-interval']!, '--compaction-interval'), watchCacheSize, advertiseAddress: advertise,
   });
   await server.start(port, bind);
   const urlHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : isIP(bind) === 6 ? `[${bind}]` : bind;

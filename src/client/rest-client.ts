@@ -27,6 +27,8 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
   /** Leave the body as text, without JSON decoding. */
   readonly raw?: boolean;
+  /** Read and drop the body, keeping only its length (benchmarks of large responses). */
+  readonly discard?: boolean;
 }
 
 /** One event of a watch stream. */
@@ -79,8 +81,10 @@ export class RestClient {
     return new Promise((resolve, reject) => {
       this.#open(method, path, o, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let length = 0;
+        res.on('data', (c: Buffer) => { length += c.length; if (!o.discard) chunks.push(c); });
         res.on('end', () => {
+          if (o.discard) { resolve({ status: res.statusCode ?? 0, body: length as T, headers: res.headers }); return; }
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown = text;
           if (!o.raw && (res.headers['content-type'] ?? '').includes('json') && text.length > 0) {

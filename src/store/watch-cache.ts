@@ -1,6 +1,6 @@
 import { type KV, type Store, type WatchEvent, type WatchHandle } from './store.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import { cachedJson } from '../util/json-cache.js';
+import { cachedJson, cachedJsonBuffer } from '../util/json-cache.js';
 
 /** One object as the cache holds it: decoded once, serialised at most once, shared by every reader. */
 export class CacheEntry<T> {
@@ -8,6 +8,10 @@ export class CacheEntry<T> {
   /** The object as JSON; computed on first use and reused for every response and watcher. */
   json(): string {
     return cachedJson(this.obj as object);
+  }
+  /** The JSON as UTF-8 bytes, cached too. */
+  jsonBuffer(): Buffer {
+    return cachedJsonBuffer(this.obj as object);
   }
 }
 

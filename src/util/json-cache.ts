@@ -12,3 +12,15 @@ export function cachedJson(obj: object): string {
   }
   return s;
 }
+
+const buffers = new WeakMap<object, Buffer>();
+
+/** The cached JSON as UTF-8 bytes, for responses assembled from many objects (lists). */
+export function cachedJsonBuffer(obj: object): Buffer {
+  let b = buffers.get(obj);
+  if (b === undefined) {
+    b = Buffer.from(cachedJson(obj), 'utf8');
+    buffers.set(obj, b);
+  }
+  return b;
+}

@@ -93,8 +93,13 @@ function sendList(res: ServerResponse, def: ResourceDefinition, list: ListResult
   if (list.remainingItemCount !== undefined) metadata['remainingItemCount'] = list.remainingItemCount;
   if (list.itemJson && !neg.yaml) {
     // Items straight from the cache are already serialised: splice them in instead of re-encoding 10k objects.
-    const body = `{"kind":${JSON.stringify(def.listKind)},"apiVersion":${JSON.stringify(apiVersion(def))},"metadata":${JSON.stringify(metadata)},"items":[${list.itemJson.join(',')}]}`;
-    sendObject(res, 200, body, neg);
+    const parts: Buffer[] = [Buffer.from(`{"kind":${JSON.stringify(def.listKind)},"apiVersion":${JSON.stringify(apiVersion(def))},"metadata":${JSON.stringify(metadata)},"items":[`)];
+    const comma = Buffer.from(',');
+    list.itemJson.forEach((b, i) => { if (i > 0) parts.push(comma); parts.push(b); });
+    parts.push(Buffer.from(']}'));
+    const body = Buffer.concat(parts);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Content-Length': body.length });
+    res.end(body);
     return;
   }
   sendObject(res, 200, { kind: def.listKind, apiVersion: apiVersion(def), metadata, items: list.items }, neg);

@@ -25,7 +25,7 @@ export function decode(kv: KV, rev: number): KubeObject {
   const pre = justWritten.get(kv.value);
   let obj: KubeObject;
   if (pre && rev === kv.modRev) {
-    justWritten.delete(kv.value);
+    // Kept (not deleted) so the writer's response and the cache share one object, serialised once.
     obj = pre;
   } else {
     obj = JSON.parse(decoder.decode(kv.value)) as KubeObject;

@@ -44,8 +44,8 @@ export interface ListOptions {
 
 export interface ListResult {
   readonly items: KubeObject[];
-  /** Serialised items when they came straight from the cache in storage form (no conversion). */
-  readonly itemJson?: string[];
+  /** Serialised items (UTF-8) when they came straight from the cache in storage form (no conversion). */
+  readonly itemJson?: Buffer[];
   readonly resourceVersion: string;
   readonly continue?: string;
   readonly remainingItemCount?: number;
@@ -214,7 +214,7 @@ export class RestStore {
       // Served from memory: the cache is at the requested state.
       const entries = cache.list(prefix);
       const items: KubeObject[] = [];
-      const json: string[] = [];
+      const json: Buffer[] = [];
       let i = 0;
       if (startAfter !== undefined) {
         while (i < entries.length && entries[i]!.key <= startAfter) i++;
@@ -232,7 +232,7 @@ export class RestStore {
           break;
         }
         items.push(this.toApi(e.obj));
-        if (!this.def.conversion) json.push(e.json());
+        if (!this.def.conversion) json.push(e.jsonBuffer());
         last = e.key;
       }
       const noSelectors = sel.labels.empty() && sel.fields.empty();
