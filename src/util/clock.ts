@@ -10,7 +10,6 @@ export const realClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
     const t = setTimeout(fn, ms);
-    t.unref?.();
     return { cancel: () => clearTimeout(t) };
   },
 };

@@ -1,0 +1,91 @@
+import type { KubeObject } from '../api/types.js';
+import { realClock, type Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { ApiRequestError, type RestClient } from './rest-client.js';
+
+export type EventType = 'Normal' | 'Warning';
+
+interface Seen { name: string; namespace: string; count: number; first: string; at: number }
+
+/** Repeats within this window update the existing Event (count, lastTimestamp), as upstream's correlator. */
+const aggregateWindowMs = 10 * 60 * 1000;
+const maxPending = 1000;
+
+function timestamp(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * Records core/v1 Events about objects, as client-go's recorder: identical events (same object,
+ * reason, message, type, source) within 10 minutes bump `count` and `lastTimestamp` on one Event, which
+ * `kubectl describe` shows as "x3 over 2m". Writes happen in the background, in order; a recorder
+ * never blocks or fails its caller.
+ */
+export class EventRecorder {
+  readonly #client: RestClient;
+  readonly #component: string;
+  readonly #host: string;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #seen = new Map<string, Seen>();
+  #chain: Promise<void> = Promise.resolve();
+  #pending = 0;
+
+  constructor(client: RestClient, component: string, o: { host?: string; clock?: Clock; log?: Logger } = {}) {
+    this.#client = client;
+    this.#component = component;
+    this.#host = o.host ?? '';
+    this.#clock = o.clock ?? realClock;
+    this.#log = o.log ?? silentLogger;
+  }
+
+  /** Records an event about `obj` (`fieldPath` points into it, e.g. `spec.containers{nginx}`). */
+  event(obj: KubeObject, type: EventType, reason: string, message: string, fieldPath?: string): void {
+    if (this.#pending >= maxPending) {
+      this.#log.warn('dropping event: too many pending', { reason });
+      return;
+    }
+    this.#pending++;
+    this.#chain = this.#chain.then(() => this.#write(obj, type, reason, message, fieldPath)).catch((e: unknown) => {
+      this.#log.warn('cannot record event', { reason, object: obj.metadata.name, err: e as Error });
+    }).finally(() => { this.#pending--; });
+  }
+
+  /** Resolves when every event recorded so far has been written (tests, shutdown). */
+  flush(): Promise<void> {
+    return this.#chain;
+  }
+
+  async #write(obj: KubeObject, type: EventType, reason: string, message: string, fieldPath?: string): Promise<void> {
+    const now = this.#clock.now();
+    const ns = obj.metadata.namespace || 'default';
+    const involvedObject: Record<string, unknown> = {
+      kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name, uid: obj.metadata.uid,
+      apiVersion: obj.apiVersion, resourceVersion: obj.metadata.resourceVersion,
+    };
+    if (fieldPath) involvedObject['fieldPath'] = fieldPath;
+    const key = JSON.stringify([obj.metadata.uid, obj.kind, ns, obj.metadata.name, fieldPath ?? '', type, reason, message]);
+    const seen = this.#seen.get(key);
+    if (seen && now - seen.at < aggregateWindowMs) {
+      seen.count++;
+      seen.at = now;
+      const r = await this.#client.request('PATCH', `/api/v1/namespaces/${seen.namespace}/events/${seen.name}`, {
+        body: { count: seen.count, lastTimestamp: timestamp(now) }, contentType: 'application/merge-patch+json',
+      });
+      if (r.status === 200) return;
+      this.#seen.delete(key);
+    }
+    const name = `${obj.metadata.name}.${(BigInt(now) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000))).toString(16)}`;
+    const body = {
+      apiVersion: 'v1', kind: 'Event', metadata: { name, namespace: ns },
+      involvedObject, reason, message, type,
+      source: { component: this.#component, ...(this.#host ? { host: this.#host } : {}) },
+      firstTimestamp: timestamp(now), lastTimestamp: timestamp(now), count: 1,
+      reportingComponent: this.#component, reportingInstance: this.#host,
+    };
+    const r = await this.#client.request('POST', `/api/v1/namespaces/${ns}/events`, { body });
+    if (r.status !== 201) throw new ApiRequestError(r.status, r.body as never, 'POST', 'events');
+    if (this.#seen.size > 4096) this.#seen.clear();
+    this.#seen.set(key, { name, namespace: ns, count: 1, first: body.firstTimestamp, at: now });
+  }
+}
