@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { ApiError, badRequest, tooLarge, unsupportedMediaType } from '../api/status.js';
 import { cachedJson } from '../util/json-cache.js';
+import { decodeKubernetesProtobuf, KUBERNETES_PROTOBUF_CONTENT_TYPE } from './protobuf/decode.js';
 
 /** Request bodies above this are refused with 413, as upstream's 3 MiB limit. */
 export const maxBodyBytes = 3 * 1024 * 1024;
@@ -38,9 +39,18 @@ export function mediaType(header: string | undefined): string {
 }
 
 /** Parses a JSON or YAML request body into a value; malformed input is a 400 with the parser's reason. */
-export function decodeBody(body: Buffer, contentType: string | undefined, accepted: readonly string[] = ['application/json', 'application/yaml']): unknown {
+export function decodeBody(body: Buffer, contentType: string | undefined, accepted: readonly string[] = ['application/json', 'application/yaml', KUBERNETES_PROTOBUF_CONTENT_TYPE]): unknown {
   const type = mediaType(contentType) || 'application/json';
   if (!accepted.includes(type)) throw unsupportedMediaType(type, accepted);
+  if (type === KUBERNETES_PROTOBUF_CONTENT_TYPE) {
+    // kubectl's generator commands (create namespace/deployment/configmap/...) send protobuf and never retry with JSON.
+    try {
+      return decodeKubernetesProtobuf(body);
+    } catch (e) {
+      const msg = (e as Error).message;
+      throw /unsupported/.test(msg) ? new ApiError(415, 'UnsupportedMediaType', msg) : badRequest(msg);
+    }
+  }
   const text = body.toString('utf8');
   if (text.trim() === '') throw badRequest('the body of the request was empty');
   if (type.endsWith('json')) {

@@ -95,7 +95,9 @@ describe('bad input gets a Status a user can act on, and changes nothing', () =>
     expectStatus(await c.request('GET', '/api/v1/namespaces/default/foos'), 404, 'NotFound', /the server could not find the requested resource/);
     expectStatus(await c.request('GET', '/apis/nope.io/v1/things'), 404, 'NotFound');
     expectStatus(await c.request('PATCH', '/apis/apps/v1/namespaces/default/deployments/nginx-deployment', { body: 'x', contentType: 'text/plain' }), 415, 'UnsupportedMediaType');
-    expectStatus(await c.request('POST', '/api/v1/namespaces/default/configmaps', { body: Buffer.from([0x6b, 0x38, 0x73, 0x00, 1, 2]), contentType: 'application/vnd.kubernetes.protobuf' }), 415, 'UnsupportedMediaType');
+    expectStatus(await c.request('POST', '/api/v1/namespaces/default/configmaps', { body: Buffer.from([0x6b, 0x38, 0x73, 0x00, 1, 2]), contentType: 'application/vnd.kubernetes.protobuf' }), 400, 'BadRequest', /invalid Kubernetes protobuf body/);
+    expectStatus(await c.request('POST', '/api/v1/namespaces/default/configmaps', { body: 'not protobuf', contentType: 'application/vnd.kubernetes.protobuf' }), 400, 'BadRequest', /magic prefix/);
+    expectStatus(await c.request('POST', '/api/v1/namespaces/default/configmaps', { body: 'x', contentType: 'application/x-www-form-urlencoded' }), 415, 'UnsupportedMediaType');
     const unknown = await kubectl(s, ['get', 'foos']);
     assert.match(unknown.stderr, /the server doesn't have a resource type "foos"/);
     expectStatus(await c.request('PUT', '/apis/apps/v1/namespaces/default/deployments/nginx-deployment', { body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'nginx-deployment', resourceVersion: '1' } } }), 409, 'Conflict', /the object has been modified/);

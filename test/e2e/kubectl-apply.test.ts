@@ -97,10 +97,7 @@ describe('kubectl create / apply / replace / delete against skiff', () => {
   });
 
   it('gets with -l, -n, -A and every output format', async () => {
-    await kubectlOk(s, ['create', 'namespace', 'other'], {}).catch(async () => {
-      // `create namespace` sends protobuf; fall back to a manifest, which is what the tutorial uses anyway.
-      await kubectlOk(s, ['apply', '-f', manifest(s, 'ns.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: other\n')]);
-    });
+    assert.equal((await kubectlOk(s, ['create', 'namespace', 'other'])).trim(), 'namespace/other created');
     await kubectlOk(s, ['apply', '-n', 'other', '-f', manifest(s, 'o.yaml', deployYaml.replace(/app: nginx/g, 'app: other').replace('name: nginx-deployment', 'name: in-other\n  labels:\n    app: other'))]);
     const table = await kubectlOk(s, ['get', 'deployments', '-n', 'other']);
     assert.match(table, /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/m);
@@ -124,6 +121,26 @@ describe('kubectl create / apply / replace / delete against skiff', () => {
     const list = JSON.parse(await kubectlOk(s, ['get', 'deployments', '-n', 'other', '-o', 'json']));
     assert.equal(list.kind, 'List');
     assert.equal(list.items.length, 1);
+  });
+
+  it('runs the generator commands, whose bodies kubectl sends as protobuf', async () => {
+    assert.equal((await kubectlOk(s, ['create', 'deployment', 'gen', '--image=nginx:1.17.8', '--replicas=2', '--port=80'])).trim(), 'deployment.apps/gen created');
+    const d = JSON.parse(await kubectlOk(s, ['get', 'deploy', 'gen', '-o', 'json']));
+    assert.equal(d.spec.replicas, 2);
+    assert.deepEqual(d.spec.selector.matchLabels, { app: 'gen' });
+    assert.equal(d.spec.template.spec.containers[0].image, 'nginx:1.17.8');
+    assert.equal(d.spec.template.spec.containers[0].ports[0].containerPort, 80);
+    assert.equal(d.spec.strategy.type, 'RollingUpdate', 'defaulted after decoding');
+    await kubectlOk(s, ['create', 'configmap', 'gen-cm', '--from-literal=color=blue']);
+    assert.equal(await kubectlOk(s, ['get', 'cm', 'gen-cm', '-o', 'jsonpath={.data.color}']), 'blue');
+    await kubectlOk(s, ['create', 'secret', 'generic', 'gen-secret', '--from-literal=password=s3cret']);
+    const sec = JSON.parse(await kubectlOk(s, ['get', 'secret', 'gen-secret', '-o', 'json']));
+    assert.equal(Buffer.from(sec.data.password, 'base64').toString(), 's3cret');
+    assert.equal(sec.type, 'Opaque');
+    await kubectlOk(s, ['create', 'service', 'clusterip', 'gen-svc', '--tcp=80:8080']);
+    assert.match(await kubectlOk(s, ['get', 'svc', 'gen-svc']), /^gen-svc\s+ClusterIP\s+10\.43\.\d+\.\d+\s+<none>\s+80\/TCP/m);
+    await kubectlOk(s, ['create', 'serviceaccount', 'gen-sa']);
+    assert.match(await kubectlOk(s, ['get', 'sa', 'gen-sa']), /^gen-sa\s+0\s+\d+s$/m);
   });
 
   it('scales, labels and annotates', async () => {

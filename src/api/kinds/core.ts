@@ -4,7 +4,7 @@ import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import { defineResource, statusSubresource } from './define.js';
 import { dns1123LabelName, dns1123SubdomainName, validateObjectMeta, validateObjectMetaUpdate, type NameValidator } from '../validation/object-meta.js';
 import { immutable, invalidValue, notSupported, required, forbiddenField, duplicate } from '../validation/field.js';
-import { isConfigMapKey, isDNS1035Label, isQualifiedName, isValidPortName, isValidPortNum } from '../validation/names.js';
+import { isConfigMapKey, isDNS1035Label, isDNS1123Label, isQualifiedName, isValidPortName, isValidPortNum } from '../validation/names.js';
 import {
   configMapPrinter, endpointsPrinter, eventPrinter, leasePrinter, namespacePrinter, nodePrinter, secretPrinter,
   serviceAccountPrinter, servicePrinter,
@@ -282,7 +282,7 @@ function validateService(svc: Service): FieldError[] {
     const f = `spec.ports[${i}]`;
     if ((spec.ports ?? []).length > 1 && !p.name) errs.push(required(`${f}.name`));
     if (p.name) {
-      for (const m of isDNS1035Label(p.name)) errs.push(invalidValue(`${f}.name`, p.name, m));
+      for (const m of isDNS1123Label(p.name)) errs.push(invalidValue(`${f}.name`, p.name, m));
       if (names.has(p.name)) errs.push(duplicate(`${f}.name`, p.name));
       names.add(p.name);
     }

@@ -1,0 +1,24 @@
+import type { RestClient } from '../client/rest-client.js';
+import type { InformerFactory } from '../client/informer-factory.js';
+import type { EventRecorder } from '../client/event-recorder.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/log.js';
+
+/** What every controller gets from the controller manager. */
+export interface ControllerContext {
+  readonly client: RestClient;
+  readonly informers: InformerFactory;
+  /** An event recorder reporting as `component` (e.g. `deployment-controller`). */
+  recorder(component: string): EventRecorder;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+/**
+ * A controller in the Kubernetes style: informer handlers only enqueue keys; `run` processes keys with
+ * an idempotent, level-triggered sync until the signal aborts.
+ */
+export interface Controller {
+  readonly name: string;
+  run(signal: AbortSignal, workers: number): Promise<void>;
+}
