@@ -7,6 +7,8 @@ import { ApiServer } from '../apiserver/server.js';
 import { ClusterCA, loadOrIssue } from '../apiserver/pki.js';
 import { kubeconfigYaml, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { createLogger } from '../util/log.js';
+import { RestClient } from '../client/rest-client.js';
+import { ControllerManager, selectControllers } from '../controllers/manager.js';
 
 const help = `Usage: skiff server [flags]
 
@@ -19,6 +21,8 @@ Flags:
   --advertise-address IP     address other machines reach this server at (default: the first non-loopback IPv4)
   --node-name NAME           this machine's node name (default: the host name)
   --disable-agent            do not run a node agent on this machine
+  --controllers LIST         controllers to run: '*' (all), 'name' or '-name', comma-separated
+                             (deployment, replicaset, garbagecollector, namespace; default '*')
   --compaction-interval DUR  how often history is compacted, e.g. 5m, 30s (default 5m; 0 disables)
   --watch-cache-size N       events each resource's watch cache keeps for resuming watches (default 10000)
 `;
@@ -53,6 +57,7 @@ export async function runServer(argv: string[]): Promise<number> {
       'node-name': { type: 'string' },
       'disable-agent': { type: 'boolean', default: false },
       'compaction-interval': { type: 'string', default: '5m' },
+      controllers: { type: 'string', multiple: true, default: ['*'] },
       'watch-cache-size': { type: 'string', default: '10000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -82,6 +87,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const serving = await loadOrIssue(ca, tlsDir, 'serving', { user: 'kube-apiserver', groups: [] }, { server: { dns, ips } });
   const admin = await loadOrIssue(ca, tlsDir, 'admin', { user: 'system:admin', groups: ['system:masters'] }, { client: true });
 
+  selectControllers(values.controllers ?? ['*']);
   const watchCacheSize = Number(values['watch-cache-size']);
   if (!Number.isInteger(watchCacheSize) || watchCacheSize < 1) throw new Error(`--watch-cache-size: "${values['watch-cache-size']}" is not a positive integer`);
   const server = new ApiServer({
@@ -92,6 +98,12 @@ export async function runServer(argv: string[]): Promise<number> {
   const urlHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : isIP(bind) === 6 ? `[${bind}]` : bind;
   const serverURL = `https://${urlHost}:${server.port}`;
   writeKubeconfig(kubeconfigPath, kubeconfigYaml(serverURL, ca.pair.cert, admin));
+  // Controllers talk to the API over HTTPS like any other client, with their own identity.
+  const cmCert = await loadOrIssue(ca, tlsDir, 'controller-manager', { user: 'system:kube-controller-manager', groups: [] }, { client: true });
+  const cmClient = new RestClient({ server: serverURL, ca: ca.pair.cert, cert: cmCert.cert, key: cmCert.key, namespace: 'default', insecureSkipTLSVerify: false }, { userAgent: 'skiff-controller-manager/v1.32.0' });
+  const stopControllers = new AbortController();
+  const enabled = selectControllers(values.controllers ?? ['*']);
+  const manager = enabled.length > 0 ? new ControllerManager({ client: cmClient, controllers: enabled, log }).run(stopControllers.signal) : Promise.resolve();
   const readyMs = Math.round(process.uptime() * 1000);
   log.info('ready', { readyMs, server: serverURL, kubeconfig: kubeconfigPath, dataDir, agent: values['disable-agent'] ? 'disabled' : 'not yet available' });
   process.stdout.write(`skiff server ready in ${(readyMs / 1000).toFixed(2)}s — ${serverURL} — kubeconfig: ${kubeconfigPath}\n`);
@@ -104,6 +116,9 @@ export async function runServer(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  stopControllers.abort();
+  await Promise.race([manager, new Promise((r) => setTimeout(r, 3000))]);
+  cmClient.close();
   await server.close();
   await store.close();
   log.info('stopped');

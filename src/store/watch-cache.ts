@@ -135,7 +135,10 @@ export class WatchCache<T> {
         events.push({ type: 'DELETED', rev: e.modRev, entry, prev: last });
       }
     }
-    if (events.length === 0) return;
+    if (events.length === 0) {
+      this.#wakeWaiters();
+      return;
+    }
     this.#history.push(...events);
     if (this.#history.length > this.#historySize) {
       const drop = this.#history.length - this.#historySize;
@@ -149,6 +152,10 @@ export class WatchCache<T> {
         this.#log.error('cache listener failed', { prefix: this.#prefix, err: err as Error });
       }
     }
+    this.#wakeWaiters();
+  }
+
+  #wakeWaiters(): void {
     if (this.#waiters.length > 0) {
       this.#waiters = this.#waiters.filter((w) => (this.#rev >= w.rev ? (w.resolve(true), false) : true));
     }

@@ -564,11 +564,15 @@ export class RestStore {
       return;
     }
     if (subresource === 'status' && this.def.statusSubresource) {
-      // Only status changes through the status subresource: everything else is taken from the current object.
+      // Only status (and annotations, which upstream's status strategies leave writable) changes through
+      // the status subresource: everything else is taken from the current object.
       const status = next['status'];
+      const annotations = next.metadata.annotations;
       for (const k of Object.keys(next)) delete next[k];
       Object.assign(next, structuredClone(current));
       next['status'] = status;
+      if (annotations) next.metadata.annotations = annotations;
+      else delete next.metadata.annotations;
       return;
     }
     this.def.defaults?.(next);

@@ -1,0 +1,100 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { RestClient } from '../client/rest-client.js';
+import { InformerFactory } from '../client/informer-factory.js';
+import { EventRecorder } from '../client/event-recorder.js';
+import { LeaderElector } from '../client/leader-election.js';
+import { realClock, type Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import type { Controller, ControllerContext } from './controller.js';
+import { ReplicaSetController } from './replicaset/replicaset-controller.js';
+import { DeploymentController } from './deployment/deployment-controller.js';
+import { GarbageCollector } from './garbagecollector/garbage-collector.js';
+import { NamespaceController } from './namespace/namespace-controller.js';
+
+/** Every controller skiff has, by the name `--controllers` uses. */
+export const controllerNames = ['deployment', 'replicaset', 'garbagecollector', 'namespace'] as const;
+export type ControllerName = (typeof controllerNames)[number];
+
+const constructors: Record<ControllerName, (ctx: ControllerContext) => Controller> = {
+  deployment: (ctx) => new DeploymentController(ctx),
+  replicaset: (ctx) => new ReplicaSetController(ctx),
+  garbagecollector: (ctx) => new GarbageCollector(ctx),
+  namespace: (ctx) => new NamespaceController(ctx),
+};
+
+/** Reads kube-controller-manager style `--controllers` values: `*`, `name`, `-name`. */
+export function selectControllers(spec: readonly string[]): ControllerName[] {
+  const items = spec.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const list = items.length === 0 ? ['*'] : items;
+  const enabled = new Set<ControllerName>();
+  for (const item of list) {
+    if (item === '*') controllerNames.forEach((n) => enabled.add(n));
+    else if (item.startsWith('-')) enabled.delete(item.slice(1) as ControllerName);
+    else if ((controllerNames as readonly string[]).includes(item)) enabled.add(item as ControllerName);
+    else throw new Error(`--controllers: unknown controller "${item}" (known: ${controllerNames.join(', ')})`);
+  }
+  for (const item of list) if (item.startsWith('-') && !(controllerNames as readonly string[]).includes(item.slice(1))) throw new Error(`--controllers: unknown controller "${item.slice(1)}"`);
+  return controllerNames.filter((n) => enabled.has(n));
+}
+
+export interface ControllerManagerOptions {
+  readonly client: RestClient;
+  readonly controllers?: readonly ControllerName[];
+  readonly workers?: number;
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  /** Take the `kube-controller-manager` Lease first, so only one manager acts per cluster (default true). */
+  readonly leaderElection?: boolean;
+}
+
+/**
+ * Runs the controllers, as kube-controller-manager does: behind a leader election Lease, with shared
+ * informers started and synced before any controller acts, everything through the API client.
+ */
+export class ControllerManager {
+  readonly #o: ControllerManagerOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+
+  constructor(o: ControllerManagerOptions) {
+    this.#o = o;
+    this.#log = (o.log ?? silentLogger).with({ component: 'controller-manager' });
+    this.#clock = o.clock ?? realClock;
+  }
+
+  /** Runs until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const lead = async (leadership: AbortSignal): Promise<void> => {
+      const informers = new InformerFactory(this.#o.client, { clock: this.#clock, log: this.#log });
+      const recorders: EventRecorder[] = [];
+      const ctx: ControllerContext = {
+        client: this.#o.client,
+        informers,
+        clock: this.#clock,
+        log: this.#log,
+        recorder: (component) => {
+          const r = new EventRecorder(this.#o.client, component, { clock: this.#clock, log: this.#log });
+          recorders.push(r);
+          return r;
+        },
+      };
+      const names = this.#o.controllers ?? controllerNames;
+      const controllers = names.map((n) => constructors[n](ctx));
+      const started = this.#clock.now();
+      await informers.start();
+      this.#log.info('controllers starting', { controllers: names, cacheSyncMs: this.#clock.now() - started });
+      await Promise.all(controllers.map((c) => c.run(leadership, this.#o.workers ?? 5)));
+      informers.stop();
+      await Promise.all(recorders.map((r) => r.flush()));
+    };
+    if (this.#o.leaderElection === false) {
+      await lead(signal);
+      return;
+    }
+    const elector = new LeaderElector(this.#o.client, {
+      name: 'kube-controller-manager', identity: `${hostname()}_${randomUUID()}`, clock: this.#clock, log: this.#log,
+    });
+    await elector.run(lead, signal);
+  }
+}
