@@ -52,14 +52,14 @@ describe('the official @kubernetes/client-node against skiff', () => {
   });
 
   it('keeps an informer in sync through add, update and delete', async () => {
-    const informer = k8s.makeInformer(kc, '/api/v1/namespaces/default/pods', () => core.listNamespacedPod({ namespace: 'default' }));
+    const informer = k8s.makeInformer(kc, '/api/v1/namespaces/default/pods', () => core.listNamespacedPod({ namespace: 'default', labelSelector: 'informer=yes' }), 'informer=yes');
     const seen: string[] = [];
     informer.on('add', (p) => seen.push(`add:${p.metadata?.name}`));
     informer.on('update', (p) => seen.push(`update:${p.metadata?.name}:${p.metadata?.labels?.['v']}`));
     informer.on('delete', (p) => seen.push(`delete:${p.metadata?.name}`));
     await informer.start();
     try {
-      await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'p1', labels: { v: '1' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } });
+      await core.createNamespacedPod({ namespace: 'default', body: { metadata: { name: 'p1', labels: { v: '1', informer: 'yes' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } });
       await eventually(() => seen.includes('add:p1'), 10_000, 'add');
       await core.patchNamespacedPod({ name: 'p1', namespace: 'default', body: { metadata: { labels: { v: '2' } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch));
       await eventually(() => seen.includes('update:p1:2'), 10_000, 'update');

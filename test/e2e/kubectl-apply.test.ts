@@ -101,7 +101,7 @@ describe('kubectl create / apply / replace / delete against skiff', () => {
     await kubectlOk(s, ['apply', '-n', 'other', '-f', manifest(s, 'o.yaml', deployYaml.replace(/app: nginx/g, 'app: other').replace('name: nginx-deployment', 'name: in-other\n  labels:\n    app: other'))]);
     const table = await kubectlOk(s, ['get', 'deployments', '-n', 'other']);
     assert.match(table, /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE$/m);
-    assert.match(table, /^in-other\s+0\/2\s+0\s+0\s+\d+s$/m);
+    assert.match(table, /^in-other\s+0\/2\s+\d\s+0\s+\d+s$/m);
     const wide = await kubectlOk(s, ['get', 'deployments', '-n', 'other', '-o', 'wide']);
     assert.match(wide, /CONTAINERS\s+IMAGES\s+SELECTOR/);
     assert.match(wide, /nginx\s+nginx:1\.17\.8\s+app=other/);

@@ -31,7 +31,7 @@ for (const version of ['1.27', '1.33']) {
       manifest(s, 'd.yaml', deployYaml.replace('nginx:1.17.8', 'nginx:1.16.1'));
       assert.match(await ok(['apply', ...validate, '-f', f]), /deployment\.apps\/nginx-deployment configured/);
       assert.equal(await ok(['get', 'deploy', 'nginx-deployment', '-o', 'jsonpath={.spec.template.spec.containers[0].image}']), 'nginx:1.16.1');
-      assert.match(await ok(['get', 'deployments']), /^nginx-deployment\s+0\/2\s+0\s+0\s+\d+s$/m);
+      assert.match(await ok(['get', 'deployments']), /^nginx-deployment\s+0\/2\s+\d\s+0\s+\d+s$/m);
       assert.match(await ok(['scale', 'deployment/nginx-deployment', '--replicas=3']), /scaled/);
       assert.match(await ok(['describe', 'deployment', 'nginx-deployment']), /Replicas:\s+3 desired/);
       await ok(['create', ...validate, '-f', join(examplesDir, 'two-containers.yaml')]);
