@@ -58,6 +58,12 @@ async function rawStoreRate(n: number): Promise<number> {
   return rate;
 }
 
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -91,6 +97,8 @@ async function main(): Promise<void> {
     let next = 0;
     let failed = 0;
     const c0 = performance.now();
+    const serverCpu0 = cpuSeconds(proc.pid!);
+    const clientCpu0 = process.cpuUsage();
     await Promise.all(Array.from({ length: clients }, async () => {
       for (let i = next++; i < podsToCreate; i = next++) {
         const s = performance.now();
@@ -100,6 +108,9 @@ async function main(): Promise<void> {
       }
     }));
     const createSecs = (performance.now() - c0) / 1000;
+    const serverCpu = cpuSeconds(proc.pid!) - serverCpu0;
+    const clientCpuUs = process.cpuUsage(clientCpu0);
+    const clientCpu = (clientCpuUs.user + clientCpuUs.system) / 1e6;
     if (failed > 0) throw new Error(`${failed} creates failed`);
     latencies.sort((a, b) => a - b);
 
@@ -157,6 +168,9 @@ async function main(): Promise<void> {
       create_p99_ms: round(percentile(latencies, 99), 2),
       raw_store_writes_per_s: Math.round(raw),
       ratio_to_raw: round(creates / raw, 3),
+      server_cpu_ms_per_create: round((serverCpu * 1000) / podsToCreate, 3),
+      client_cpu_ms_per_create: round((clientCpu * 1000) / podsToCreate, 3),
+      create_phase_cpu_cores: round((serverCpu + clientCpu) / createSecs, 2),
       get_per_s: Math.round(getRate),
       list_10k_pods_ms: round(percentile(listTimes, 50)),
       watch_events_per_s: Math.round(events / watchSecs),

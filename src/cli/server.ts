@@ -75,6 +75,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const kubeconfigPath = resolve(values['write-kubeconfig'] ?? join(dataDir, 'kubeconfig.yaml'));
 
   const store = new SqliteStore({ path: join(dataDir, 'db', 'state.db'), log: log.with({ component: 'store' }) });
+  await store.ready();
   const tlsDir = join(dataDir, 'tls');
   const ca = await ClusterCA.loadOrCreate(tlsDir);
   const host = hostname();

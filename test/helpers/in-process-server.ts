@@ -18,6 +18,7 @@ export interface InProcessServer {
 export async function startInProcessServer(o: { clock?: Clock; watchCacheSize?: number } = {}): Promise<InProcessServer> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-inproc-'));
   const store = new SqliteStore({ path: join(dir, 'state.db') });
+  await store.ready();
   const server = new ApiServer({ store, clock: o.clock, compactIntervalMs: 0, watchCacheSize: o.watchCacheSize });
   await server.start(0, '127.0.0.1');
   const url = `http://127.0.0.1:${server.port}`;

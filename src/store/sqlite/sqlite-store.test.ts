@@ -55,6 +55,26 @@ describe('SqliteStore', () => {
     }
   });
 
+  it('refuses a store on a file another live process holds, and takes over after a crash', async () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir, 'state.db');
+      const { spawn } = await import('node:child_process');
+      const moduleUrl = new URL('./sqlite-store.js', import.meta.url).href;
+      const child = spawn(process.execPath, ['--input-type=module', '-e',
+        `import { SqliteStore } from ${JSON.stringify(moduleUrl)}; const s = new SqliteStore({ path: ${JSON.stringify(path)} }); await s.ready(); console.log('open'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((r) => child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('open')) r(); }));
+      assert.throws(() => new SqliteStore({ path }), (e: Error) => e instanceof StoreUnavailableError && new RegExp(`locked by process ${child.pid}`).test(e.message));
+      await new Promise<void>((r) => { child.once('exit', () => r()); child.kill('SIGKILL'); });
+      const s = new SqliteStore({ path });
+      await s.ready();
+      assert.ok((await s.create('/after/crash', enc('x'))).ok, 'the stale lock of a killed process is taken over');
+      await s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('commits concurrent writes of one event-loop turn in one transaction', async () => {
     const dir = tempDir();
     try {

@@ -1,17 +1,19 @@
-import Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import type { Database as DB, Statement } from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import {
   CompactedError, FutureRevisionError, StoreUnavailableError, prefixEnd,
   type KV, type ListOptions, type ListResult, type Store, type WatchEvent, type WatchHandle, type WriteResult,
 } from '../store.js';
 import { realClock, type Clock } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/log.js';
+import { openDatabase, type Row } from './schema.js';
+import type { FromWriter, ToWriter, WireKV, WriteOp } from './writer-protocol.js';
 
 /** Options of the SQLite store. */
 export interface SqliteStoreOptions {
-  /** Database file; `:memory:` for a throwaway store. */
+  /** Database file. */
   readonly path: string;
   readonly clock?: Clock;
   readonly log?: Logger;
@@ -21,135 +23,181 @@ export interface SqliteStoreOptions {
   readonly leaseSweepMs?: number;
 }
 
-interface Row {
-  id: number;
-  name: string;
-  created: number;
-  deleted: number;
-  create_revision: number;
-  prev_revision: number;
-  lease: number;
-  value: Buffer | null;
+interface Pending { op: WriteOp; resolve(r: WriteResult): void; reject(e: Error): void }
+
+interface Watcher { prefix: string; end: string; sink: (b: WatchEvent[]) => void; closed: boolean }
+
+type Reply = Extract<FromWriter, { id: number }>;
+/** A request before it gets its id (distributes over the union, unlike Omit). */
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+const toKV = (w: WireKV): KV => ({ key: w.key, value: w.value, createRev: w.createRev, modRev: w.modRev, lease: w.lease });
+const rowKV = (r: Row): KV => ({ key: r.name, value: r.value ?? Buffer.alloc(0), createRev: r.create_revision, modRev: r.id, lease: r.lease });
+
+/** Data dirs open in this process, so a second store on the same file fails fast here too. */
+const openPaths = new Set<string>();
+
+function isAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
-type Op =
-  | { kind: 'create'; key: string; value: Uint8Array; lease: number }
-  | { kind: 'update'; key: string; value: Uint8Array; expect: number; lease: number }
-  | { kind: 'delete'; key: string; expect?: number };
-
-interface Pending { op: Op; resolve(r: WriteResult): void; reject(e: Error): void }
-
-interface Watcher { prefix: string; end: string; sink: (b: WatchEvent[]) => void; onError: (e: Error) => void; closed: boolean }
-
-const schema = `
-CREATE TABLE IF NOT EXISTS log (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  name TEXT NOT NULL,
-  created INTEGER NOT NULL,
-  deleted INTEGER NOT NULL,
-  create_revision INTEGER NOT NULL,
-  prev_revision INTEGER NOT NULL,
-  lease INTEGER NOT NULL,
-  value BLOB
-);
-CREATE INDEX IF NOT EXISTS log_name_id ON log(name, id);
-CREATE INDEX IF NOT EXISTS log_prev ON log(prev_revision);
-CREATE UNIQUE INDEX IF NOT EXISTS log_name_prev ON log(name, prev_revision);
-CREATE TABLE IF NOT EXISTS current (name TEXT PRIMARY KEY, id INTEGER NOT NULL, lease INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS current_lease ON current(lease) WHERE lease != 0;
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS leases (id INTEGER PRIMARY KEY AUTOINCREMENT, expires_at INTEGER NOT NULL);
-`;
-
-function toKV(r: Row): KV {
-  return { key: r.name, value: r.value ?? Buffer.alloc(0), createRev: r.create_revision, modRev: r.id, lease: r.lease };
+/** Takes `<db>.lock` for this process, refusing when a live process holds it. */
+function takeLock(path: string): string {
+  const lock = `${path}.lock`;
+  if (openPaths.has(path)) throw new StoreUnavailableError(`cannot open SQLite store at ${path}: it is already open in this process (is another skiff server using this data dir?)`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      openPaths.add(path);
+      return lock;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new StoreUnavailableError(`cannot lock ${lock}: ${(e as Error).message}`, { cause: e });
+      const pid = Number(readFileSync(lock, 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new StoreUnavailableError(`cannot open SQLite store at ${path}: locked by process ${pid} (is another skiff server using this data dir?)`);
+      }
+      // A stale lock from a process that died (kill -9): take it over.
+      rmSync(lock, { force: true });
+    }
+  }
+  throw new StoreUnavailableError(`cannot lock ${lock}`);
 }
 
 /**
  * The embedded store: a kine-style append-only log (row id = revision) plus a `current` table of live
- * keys, in WAL mode with `synchronous=FULL`. Writes queued in one event-loop turn commit in one
- * transaction (group commit) and are acknowledged only after that commit is durable; the batch of
- * events is then handed to watchers synchronously, so a watch cache sees a write before its writer
- * does.
+ * keys, in WAL mode with `synchronous=FULL`. Writes go to a writer thread in batches — everything
+ * queued while the previous batch was being committed goes into the next transaction (group commit) —
+ * and are acknowledged only once durable. The main thread keeps a read connection, publishes each
+ * committed batch to watchers synchronously (a watch cache sees a write before its writer does), and
+ * is never blocked by fsync.
  */
 export class SqliteStore implements Store {
-  readonly #db: DB;
+  readonly #path: string;
+  readonly #lock: string;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #compactBatch: number;
-  #rev: number;
-  #compactRev: number;
+  readonly #worker: Worker;
+  readonly #ready: Promise<void>;
+  #reader: DB | undefined;
+  #st: Record<string, Statement> = {};
+  #rev = 0;
+  #compactRev = 0;
   #queue: Pending[] = [];
-  #flushScheduled = false;
+  #inflight: Pending[] | undefined;
+  #replies = new Map<number, (m: Reply) => void>();
+  #nextId = 1;
+  #revWaiters: { rev: number; resolve(): void }[] = [];
   #watchers = new Set<Watcher>();
   #closed = false;
+  #failed: Error | undefined;
   #compacting: Promise<void> = Promise.resolve();
   #sweepTimer: NodeJS.Timeout;
-  readonly #st: Record<string, Statement>;
 
   constructor(options: SqliteStoreOptions) {
+    this.#path = resolvePath(options.path);
     this.#clock = options.clock ?? realClock;
     this.#log = options.log ?? silentLogger;
     this.#compactBatch = options.compactBatch ?? 1000;
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    try {
-      // A short busy timeout: the only contender is another process holding the exclusive lock.
-      this.#db = new Database(options.path, { timeout: 200 });
-      this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = FULL');
-      // One skiff process owns the file: a second server on the same data dir must fail, not corrupt revisions.
-      this.#db.pragma('locking_mode = EXCLUSIVE');
-      this.#db.exec(schema);
-    } catch (e) {
-      const msg = (e as Error).message;
-      const hint = /locked|busy/i.test(msg) ? ' (is another skiff server using this data dir?)' : '';
-      throw new StoreUnavailableError(`cannot open SQLite store at ${options.path}: ${msg}${hint}`, { cause: e });
-    }
-    const db = this.#db;
+    mkdirSync(dirname(this.#path), { recursive: true });
+    this.#lock = takeLock(this.#path);
+    // The writer thread must not inherit flags meant for the main script (`--input-type`, `-e`).
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type') && a !== '-e' && a !== '--eval');
+    this.#worker = new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: { path: this.#path }, execArgv });
+    this.#ready = new Promise<void>((resolve, reject) => {
+      const onMessage = (m: FromWriter): void => {
+        if (m.type === 'ready') {
+          this.#rev = m.rev;
+          this.#compactRev = m.compactRev;
+          try {
+            this.#openReader();
+            resolve();
+          } catch (e) {
+            reject(this.#fail(new StoreUnavailableError(`cannot open SQLite store at ${this.#path}: ${(e as Error).message}`, { cause: e })));
+          }
+        } else if (m.type === 'openFailed') {
+          reject(this.#fail(new StoreUnavailableError(`cannot open SQLite store at ${this.#path}: ${m.message}`)));
+        } else {
+          this.#replies.get(m.id)?.(m);
+          this.#replies.delete(m.id);
+        }
+      };
+      this.#worker.on('message', onMessage);
+      this.#worker.on('error', (e) => reject(this.#fail(new StoreUnavailableError(`SQLite writer failed: ${e.message}`, { cause: e }))));
+    });
+    // Nothing may wait on this promise yet; failures surface through ready() and every call.
+    this.#ready.catch(() => {});
+    this.#sweepTimer = setInterval(() => void this.#sweepLeases(), options.leaseSweepMs ?? 1000);
+    this.#sweepTimer.unref();
+  }
+
+  /** Resolves once the database is open; rejects with a StoreUnavailableError when it cannot be. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  #fail(e: Error): Error {
+    this.#failed ??= e;
+    for (const p of [...this.#queue, ...(this.#inflight ?? [])]) p.reject(e);
+    this.#queue = [];
+    this.#inflight = undefined;
+    return e;
+  }
+
+  #openReader(): void {
+    const db = openDatabase(this.#path, 'reader');
+    this.#reader = db;
     this.#st = {
       maxId: db.prepare(`SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'log'), 0) AS rev`),
-      getMeta: db.prepare(`SELECT v FROM meta WHERE k = ?`),
-      setMeta: db.prepare(`INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v`),
       current: db.prepare(`SELECT l.* FROM current c JOIN log l ON l.id = c.id WHERE c.name = ?`),
-      latestAny: db.prepare(`SELECT id FROM log WHERE name = ? ORDER BY id DESC LIMIT 1`),
       atRev: db.prepare(`SELECT * FROM log WHERE name = ? AND id <= ? ORDER BY id DESC LIMIT 1`),
-      insert: db.prepare(`INSERT INTO log(id, name, created, deleted, create_revision, prev_revision, lease, value)
-                          VALUES (@id, @name, @created, @deleted, @create_revision, @prev_revision, @lease, @value)`),
-      upsertCurrent: db.prepare(`INSERT INTO current(name, id, lease) VALUES (?, ?, ?)
-                                 ON CONFLICT(name) DO UPDATE SET id = excluded.id, lease = excluded.lease`),
-      deleteCurrent: db.prepare(`DELETE FROM current WHERE name = ?`),
-      listLatest: db.prepare(`SELECT l.* FROM current c JOIN log l ON l.id = c.id
-                              WHERE c.name >= ? AND c.name < ? ORDER BY c.name LIMIT ?`),
+      listLatest: db.prepare(`SELECT l.* FROM current c JOIN log l ON l.id = c.id WHERE c.name >= ? AND c.name < ? ORDER BY c.name LIMIT ?`),
       listAtRev: db.prepare(`SELECT l.* FROM log l JOIN (
                                SELECT MAX(id) AS id FROM log WHERE name >= ? AND name < ? AND id <= ? GROUP BY name
                              ) m ON l.id = m.id WHERE l.deleted = 0 ORDER BY l.name LIMIT ?`),
       history: db.prepare(`SELECT l.*, p.id AS p_id, p.create_revision AS p_create_revision, p.lease AS p_lease, p.value AS p_value
                            FROM log l LEFT JOIN log p ON p.id = l.prev_revision AND p.deleted = 0
-                           WHERE l.id > ? AND l.name >= ? AND l.name < ? ORDER BY l.id LIMIT ?`),
-      compactSuperseded: db.prepare(`DELETE FROM log WHERE id IN (
-                                       SELECT prev_revision FROM log WHERE id > ? AND id <= ? AND prev_revision > 0)`),
-      compactTombstones: db.prepare(`DELETE FROM log WHERE deleted = 1 AND id > ? AND id <= ?`),
-      grantLease: db.prepare(`INSERT INTO leases(expires_at) VALUES (?)`),
+                           WHERE l.id > ? AND l.id <= ? AND l.name >= ? AND l.name < ? ORDER BY l.id LIMIT ?`),
       expiredLeases: db.prepare(`SELECT id FROM leases WHERE expires_at <= ?`),
       keysOfLease: db.prepare(`SELECT name FROM current WHERE lease = ?`),
-      dropLease: db.prepare(`DELETE FROM leases WHERE id = ?`),
     };
-    this.#rev = (this.#st['maxId']!.get() as { rev: number }).rev;
-    this.#compactRev = (this.#st['getMeta']!.get('compact_rev') as { v: number } | undefined)?.v ?? 0;
-    this.#sweepTimer = setInterval(() => this.#sweepLeases(), options.leaseSweepMs ?? 1000);
-    this.#sweepTimer.unref();
+  }
+
+  async #open(): Promise<void> {
+    if (this.#closed) throw new StoreUnavailableError('store is closed');
+    if (this.#failed) throw this.#failed;
+    await this.#ready;
   }
 
   #stmt(name: string): Statement {
     return this.#st[name]!;
   }
 
-  #checkOpen(): void {
-    if (this.#closed) throw new StoreUnavailableError('store is closed');
+  /** Sends a request to the writer thread and waits for its reply. */
+  #ask(m: WithoutId<Extract<ToWriter, { type: 'compact' | 'grantLease' | 'dropLease' | 'close' }>>): Promise<Reply> {
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      this.#replies.set(id, resolve);
+      this.#worker.postMessage({ ...m, id });
+    });
+  }
+
+  /**
+   * Reads a consistent snapshot and the revision it reflects. A snapshot may include a commit the
+   * writer has made but whose acknowledgement has not been processed yet; then the read waits for it,
+   * so the revision it reports has been published to watchers.
+   */
+  async #snapshot<T>(read: () => T): Promise<{ result: T; rev: number }> {
+    const tx = this.#reader!.transaction(() => ({ result: read(), rev: (this.#stmt('maxId').get() as { rev: number }).rev }));
+    const out = tx();
+    if (out.rev > this.#rev) await new Promise<void>((resolve) => this.#revWaiters.push({ rev: out.rev, resolve }));
+    return out;
   }
 
   async currentRev(): Promise<number> {
-    this.#checkOpen();
+    await this.#open();
     return this.#rev;
   }
 
@@ -163,18 +211,18 @@ export class SqliteStore implements Store {
   }
 
   async get(key: string, rev?: number): Promise<{ kv?: KV; rev: number }> {
-    this.#checkOpen();
+    await this.#open();
     if (rev === undefined || rev === 0) {
-      const row = this.#stmt('current').get(key) as Row | undefined;
-      return { kv: row ? toKV(row) : undefined, rev: this.#rev };
+      const { result, rev: at } = await this.#snapshot(() => this.#stmt('current').get(key) as Row | undefined);
+      return { kv: result ? rowKV(result) : undefined, rev: at };
     }
     this.#checkRev(rev);
     const row = this.#stmt('atRev').get(key, rev) as Row | undefined;
-    return { kv: row && !row.deleted ? toKV(row) : undefined, rev };
+    return { kv: row && !row.deleted ? rowKV(row) : undefined, rev };
   }
 
   async list(o: ListOptions): Promise<ListResult> {
-    this.#checkOpen();
+    await this.#open();
     const limit = o.limit && o.limit > 0 ? o.limit : -1;
     const fetch = limit > 0 ? limit + 1 : -1;
     // The smallest key after `startAfter` is `startAfter + "\0"`: keys never contain NUL.
@@ -183,8 +231,7 @@ export class SqliteStore implements Store {
     let rows: Row[];
     let rev: number;
     if (o.rev === undefined || o.rev === 0) {
-      rows = this.#stmt('listLatest').all(start, end, fetch) as Row[];
-      rev = this.#rev;
+      ({ result: rows, rev } = await this.#snapshot(() => this.#stmt('listLatest').all(start, end, fetch) as Row[]));
     } else {
       this.#checkRev(o.rev);
       rows = this.#stmt('listAtRev').all(start, end, o.rev, fetch) as Row[];
@@ -192,7 +239,7 @@ export class SqliteStore implements Store {
     }
     const more = limit > 0 && rows.length > limit;
     if (more) rows.length = limit;
-    return { kvs: rows.map(toKV), rev, more };
+    return { kvs: rows.map(rowKV), rev, more };
   }
 
   create(key: string, value: Uint8Array, lease = 0): Promise<WriteResult> {
@@ -207,75 +254,60 @@ export class SqliteStore implements Store {
     return this.#enqueue({ kind: 'delete', key, expect: expectModRev });
   }
 
-  #enqueue(op: Op): Promise<WriteResult> {
+  #enqueue(op: WriteOp): Promise<WriteResult> {
     if (this.#closed) return Promise.reject(new StoreUnavailableError('store is closed'));
+    if (this.#failed) return Promise.reject(this.#failed);
     return new Promise((resolve, reject) => {
       this.#queue.push({ op, resolve, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      if (!this.#inflight && this.#queue.length === 1) setImmediate(() => void this.#flush());
     });
   }
 
-  /** Applies one queued write inside the open transaction; returns its result and its event, if any. */
-  #apply(op: Op, events: WatchEvent[]): WriteResult {
-    const cur = this.#stmt('current').get(op.key) as Row | undefined;
-    const curKV = cur ? toKV(cur) : undefined;
-    switch (op.kind) {
-      case 'create': {
-        if (cur) return { ok: false, current: curKV, rev: this.#rev };
-        const tomb = this.#stmt('latestAny').get(op.key) as { id: number } | undefined;
-        const id = ++this.#rev;
-        const value = Buffer.from(op.value.buffer, op.value.byteOffset, op.value.byteLength);
-        this.#stmt('insert').run({ id, name: op.key, created: 1, deleted: 0, create_revision: id, prev_revision: tomb?.id ?? 0, lease: op.lease, value });
-        this.#stmt('upsertCurrent').run(op.key, id, op.lease);
-        const kv: KV = { key: op.key, value: op.value, createRev: id, modRev: id, lease: op.lease };
-        events.push({ type: 'put', kv });
-        return { ok: true, kv };
-      }
-      case 'update': {
-        if (!cur || cur.id !== op.expect) return { ok: false, current: curKV, rev: this.#rev };
-        const id = ++this.#rev;
-        const value = Buffer.from(op.value.buffer, op.value.byteOffset, op.value.byteLength);
-        this.#stmt('insert').run({ id, name: op.key, created: 0, deleted: 0, create_revision: cur.create_revision, prev_revision: cur.id, lease: op.lease, value });
-        this.#stmt('upsertCurrent').run(op.key, id, op.lease);
-        const kv: KV = { key: op.key, value: op.value, createRev: cur.create_revision, modRev: id, lease: op.lease };
-        events.push({ type: 'put', kv, prev: curKV });
-        return { ok: true, kv, prev: curKV };
-      }
-      case 'delete': {
-        if (!cur || (op.expect !== undefined && cur.id !== op.expect)) return { ok: false, current: curKV, rev: this.#rev };
-        const id = ++this.#rev;
-        this.#stmt('insert').run({ id, name: op.key, created: 0, deleted: 1, create_revision: cur.create_revision, prev_revision: cur.id, lease: 0, value: null });
-        this.#stmt('deleteCurrent').run(op.key);
-        events.push({ type: 'delete', key: op.key, modRev: id, prev: curKV });
-        const kv: KV = { key: op.key, value: curKV!.value, createRev: cur.create_revision, modRev: id, lease: 0 };
-        return { ok: true, kv, prev: curKV };
-      }
-    }
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false;
-    const batch = this.#queue;
-    this.#queue = [];
-    if (batch.length === 0) return;
-    const startRev = this.#rev;
-    const events: WatchEvent[] = [];
-    let results: WriteResult[];
+  /** Sends everything queued as one batch, unless a batch is already being committed. */
+  async #flush(): Promise<void> {
+    if (this.#inflight || this.#queue.length === 0) return;
     try {
-      results = this.#db.transaction(() => batch.map((p) => this.#apply(p.op, events)))();
-    } catch (e) {
-      // Nothing of the batch is durable: hand back the revisions and fail every writer.
-      this.#rev = startRev;
-      this.#log.error('store commit failed', { err: e as Error, writes: batch.length });
-      const err = new StoreUnavailableError(`store commit failed: ${(e as Error).message}`, { cause: e });
-      for (const p of batch) p.reject(err);
+      await this.#ready;
+    } catch {
       return;
     }
-    if (events.length > 0) this.#publish(events);
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+    if (this.#inflight || this.#queue.length === 0) return;
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#inflight = batch;
+    const id = this.#nextId++;
+    this.#replies.set(id, (m) => this.#batchDone(batch, m));
+    this.#worker.postMessage({ type: 'batch', id, ops: batch.map((p) => p.op) } satisfies ToWriter);
+  }
+
+  #batchDone(batch: Pending[], m: Reply): void {
+    this.#inflight = undefined;
+    if (m.type !== 'batchDone') {
+      const message = m.type === 'failed' ? m.message : 'unexpected reply';
+      this.#log.error('store commit failed', { err: message, writes: batch.length });
+      const err = new StoreUnavailableError(`store commit failed: ${message}`);
+      for (const p of batch) p.reject(err);
+    } else {
+      this.#rev = m.rev;
+      const events: WatchEvent[] = [];
+      const results: WriteResult[] = m.outcomes.map((o, i) => {
+        const op = batch[i]!.op;
+        if (!o.ok) return { ok: false, current: o.current ? toKV(o.current) : undefined, rev: m.rev };
+        const prev = o.prev ? toKV(o.prev) : undefined;
+        if (op.kind === 'delete') {
+          events.push({ type: 'delete', key: op.key, modRev: o.modRev, prev });
+          return { ok: true, kv: { key: op.key, value: prev?.value ?? new Uint8Array(), createRev: o.createRev, modRev: o.modRev, lease: 0 }, prev };
+        }
+        const kv: KV = { key: op.key, value: op.value, createRev: o.createRev, modRev: o.modRev, lease: op.lease };
+        events.push(prev ? { type: 'put', kv, prev } : { type: 'put', kv });
+        return { ok: true, kv, prev };
+      });
+      if (events.length > 0) this.#publish(events);
+      this.#revWaiters = this.#revWaiters.filter((w) => (w.rev <= this.#rev ? (w.resolve(), false) : true));
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
+    }
+    // Writes that queued up during this commit go out at once, as the next group.
+    if (this.#queue.length > 0) void this.#flush();
   }
 
   #publish(events: WatchEvent[]): void {
@@ -297,20 +329,22 @@ export class SqliteStore implements Store {
   }
 
   watch(prefix: string, fromRev: number, sink: (batch: WatchEvent[]) => void, onError: (e: Error) => void): WatchHandle {
-    this.#checkOpen();
+    if (this.#closed) throw new StoreUnavailableError('store is closed');
+    if (!this.#reader) throw new StoreUnavailableError('store is not open yet (await ready())');
     if (fromRev < this.#compactRev) throw new CompactedError(fromRev, this.#compactRev);
     if (fromRev > this.#rev) throw new FutureRevisionError(fromRev, this.#rev);
-    const w: Watcher = { prefix, end: prefixEnd(prefix), sink, onError, closed: false };
-    // Replay history synchronously, then join the live feed: no commit can run in between, so no gap.
+    void onError;
+    const w: Watcher = { prefix, end: prefixEnd(prefix), sink, closed: false };
+    // Replay history up to the last published revision, then join the live feed: both happen in this
+    // turn of the event loop, so nothing is missed or seen twice.
     let after = fromRev;
     for (;;) {
-      const rows = this.#stmt('history').all(after, prefix, w.end, 1000) as (Row & { p_id: number | null; p_create_revision: number; p_lease: number; p_value: Buffer | null })[];
+      const rows = this.#stmt('history').all(after, this.#rev, prefix, w.end, 1000) as (Row & { p_id: number | null; p_create_revision: number; p_lease: number; p_value: Buffer | null })[];
       if (rows.length === 0) break;
-      const batch: WatchEvent[] = rows.map((r) => {
+      sink(rows.map((r): WatchEvent => {
         const prev: KV | undefined = r.p_id ? { key: r.name, value: r.p_value ?? Buffer.alloc(0), createRev: r.p_create_revision, modRev: r.p_id, lease: r.p_lease } : undefined;
-        return r.deleted ? { type: 'delete', key: r.name, modRev: r.id, prev } : { type: 'put', kv: toKV(r), prev };
-      });
-      sink(batch);
+        return r.deleted ? { type: 'delete', key: r.name, modRev: r.id, prev } : { type: 'put', kv: rowKV(r), prev };
+      }));
       after = rows[rows.length - 1]!.id;
     }
     this.#watchers.add(w);
@@ -324,54 +358,74 @@ export class SqliteStore implements Store {
   }
 
   async #compactTo(rev: number): Promise<void> {
-    this.#checkOpen();
+    await this.#open();
     if (rev > this.#rev) throw new FutureRevisionError(rev, this.#rev);
     const started = this.#clock.now();
     let deleted = 0;
     while (this.#compactRev < rev && !this.#closed) {
-      const lo = this.#compactRev;
-      const hi = Math.min(lo + this.#compactBatch, rev);
-      this.#db.transaction(() => {
-        deleted += this.#stmt('compactSuperseded').run(lo, hi).changes;
-        deleted += this.#stmt('compactTombstones').run(lo, hi).changes;
-        this.#stmt('setMeta').run('compact_rev', hi);
-      })();
-      this.#compactRev = hi;
-      // Each batch is a few ms; yielding between them keeps requests flowing during a big compaction.
-      await new Promise((r) => setImmediate(r));
+      const from = this.#compactRev;
+      const to = Math.min(from + this.#compactBatch, rev);
+      // Each batch is its own transaction in the writer thread; writes queued meanwhile go between batches.
+      const r = await this.#ask({ type: 'compact', from, to });
+      if (r.type !== 'compacted') throw new StoreUnavailableError(`compaction failed: ${r.type === 'failed' ? r.message : r.type}`);
+      deleted += r.deleted;
+      this.#compactRev = to;
     }
     if (deleted > 0) this.#log.info('compacted', { rev, rowsDeleted: deleted, ms: this.#clock.now() - started });
   }
 
   async grantLease(ttlSeconds: number): Promise<number> {
-    this.#checkOpen();
-    const r = this.#stmt('grantLease').run(this.#clock.now() + ttlSeconds * 1000);
-    return Number(r.lastInsertRowid);
+    await this.#open();
+    const r = await this.#ask({ type: 'grantLease', expiresAt: this.#clock.now() + ttlSeconds * 1000 });
+    if (r.type !== 'leaseGranted') throw new StoreUnavailableError(`cannot grant lease: ${r.type === 'failed' ? r.message : r.type}`);
+    return r.lease;
   }
 
-  #sweepLeases(): void {
-    if (this.#closed) return;
-    const expired = this.#stmt('expiredLeases').all(this.#clock.now()) as { id: number }[];
-    for (const { id } of expired) {
-      const keys = this.#stmt('keysOfLease').all(id) as { name: string }[];
-      for (const { name } of keys) void this.delete(name).catch(() => {});
-      this.#stmt('dropLease').run(id);
+  #sweeping = false;
+
+  /** Deletes keys whose lease expired, through the normal delete path so watchers see the events. */
+  async #sweepLeases(): Promise<void> {
+    if (this.#closed || !this.#reader || this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      const expired = this.#stmt('expiredLeases').all(this.#clock.now()) as { id: number }[];
+      const deletes: Promise<unknown>[] = [];
+      for (const { id } of expired) {
+        for (const { name } of this.#stmt('keysOfLease').all(id) as { name: string }[]) deletes.push(this.delete(name).catch(() => {}));
+      }
+      await Promise.all(deletes);
+      for (const { id } of expired) if (!this.#closed) await this.#ask({ type: 'dropLease', lease: id });
+    } finally {
+      this.#sweeping = false;
     }
   }
 
   /** Runs the lease sweep now (tests use it with an injected clock). */
-  sweepLeasesNow(): void {
-    this.#sweepLeases();
+  sweepLeasesNow(): Promise<void> {
+    return this.#sweepLeases();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#queue.length > 0) this.#flush();
-    await this.#compacting.catch(() => {});
+    try {
+      await this.#ready;
+      // Let queued writes finish before closing.
+      while (this.#inflight || this.#queue.length > 0) {
+        await new Promise<void>((r) => setImmediate(r));
+        if (!this.#inflight) void this.#flush();
+      }
+      await this.#compacting.catch(() => {});
+    } catch {
+      // never opened: nothing to flush
+    }
     this.#closed = true;
     clearInterval(this.#sweepTimer);
     for (const w of this.#watchers) w.closed = true;
     this.#watchers.clear();
-    this.#db.close();
+    if (!this.#failed) await this.#ask({ type: 'close' }).catch(() => {});
+    await this.#worker.terminate();
+    this.#reader?.close();
+    rmSync(this.#lock, { force: true });
+    openPaths.delete(this.#path);
   }
 }
