@@ -2,6 +2,7 @@ import type { KubeObject } from '../api/types.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { ApiRequestError, type RestClient } from './rest-client.js';
+import { rfc3339 } from '../util/time.js';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -11,9 +12,6 @@ interface Seen { name: string; namespace: string; count: number; first: string; 
 const aggregateWindowMs = 10 * 60 * 1000;
 const maxPending = 1000;
 
-function timestamp(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
 
 /**
  * Records core/v1 Events about objects, as client-go's recorder: identical events (same object,
@@ -70,7 +68,7 @@ export class EventRecorder {
       seen.count++;
       seen.at = now;
       const r = await this.#client.request('PATCH', `/api/v1/namespaces/${seen.namespace}/events/${seen.name}`, {
-        body: { count: seen.count, lastTimestamp: timestamp(now) }, contentType: 'application/merge-patch+json',
+        body: { count: seen.count, lastTimestamp: rfc3339(now) }, contentType: 'application/merge-patch+json',
       });
       if (r.status === 200) return;
       this.#seen.delete(key);
@@ -80,7 +78,7 @@ export class EventRecorder {
       apiVersion: 'v1', kind: 'Event', metadata: { name, namespace: ns },
       involvedObject, reason, message, type,
       source: { component: this.#component, ...(this.#host ? { host: this.#host } : {}) },
-      firstTimestamp: timestamp(now), lastTimestamp: timestamp(now), count: 1,
+      firstTimestamp: rfc3339(now), lastTimestamp: rfc3339(now), count: 1,
       reportingComponent: this.#component, reportingInstance: this.#host,
     };
     const r = await this.#client.request('POST', `/api/v1/namespaces/${ns}/events`, { body });

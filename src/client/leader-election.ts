@@ -2,6 +2,7 @@ import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import type { RestClient } from './rest-client.js';
+import { rfc3339Micro } from '../util/time.js';
 
 export interface LeaderElectionOptions {
   readonly namespace?: string;
@@ -17,7 +18,6 @@ export interface LeaderElectionOptions {
   readonly log?: Logger;
 }
 
-const microTime = (ms: number): string => new Date(ms).toISOString().replace('Z', '000Z');
 
 /**
  * Leader election over a coordination.k8s.io/v1 Lease, as client-go's: a candidate takes the lease
@@ -54,7 +54,7 @@ export class LeaderElector {
       const c = await this.#client.request('POST', this.#path(), {
         body: {
           apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.#o.name, namespace: this.#o.namespace },
-          spec: { holderIdentity: this.#o.identity, leaseDurationSeconds: seconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+          spec: { holderIdentity: this.#o.identity, leaseDurationSeconds: seconds, acquireTime: rfc3339Micro(now), renewTime: rfc3339Micro(now), leaseTransitions: 0 },
         },
       });
       return c.status === 201;
@@ -73,8 +73,8 @@ export class LeaderElector {
         ...spec,
         holderIdentity: this.#o.identity,
         leaseDurationSeconds: seconds,
-        renewTime: microTime(now),
-        acquireTime: mine ? spec.acquireTime : microTime(now),
+        renewTime: rfc3339Micro(now),
+        acquireTime: mine ? spec.acquireTime : rfc3339Micro(now),
         leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
       },
     };

@@ -15,6 +15,7 @@ import { applyJsonPatch } from '../../api/patch/json-patch.js';
 import { applyMergePatch } from '../../api/patch/merge-patch.js';
 import { applyStrategicMergePatch } from '../../api/patch/strategic-merge.js';
 import { schemaByName } from '../../api/schema/schema.js';
+import { rfc3339 } from '../../util/time.js';
 
 const patchTypes: Record<string, PatchType> = {
   'application/json-patch+json': 'json',
@@ -217,7 +218,7 @@ export async function handleResource(req: IncomingMessage, res: ServerResponse, 
     const o = writeOptions(req, q);
     if (info.name !== undefined) {
       if (sub === 'binding' && def.plural === 'pods' && def.group === '') {
-        await bindPod(rest, ns!, info.name, body, o, () => new Date(Math.floor(ctx.clock.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z'));
+        await bindPod(rest, ns!, info.name, body, o, () => rfc3339(ctx.clock.now()));
         flushWarnings(res, o);
         return sendObject(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, neg);
       }

@@ -21,6 +21,7 @@ import { continueExpired, decodeContinue, encodeContinue } from './continue-toke
 import type { Clock } from '../../util/clock.js';
 import { deepEqual } from '../../util/deep-equal.js';
 import type { Logger } from '../../util/log.js';
+import { rfc3339 } from '../../util/time.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -93,10 +94,6 @@ function randomSuffix(): string {
   return s;
 }
 
-/** RFC 3339 with second precision, as Kubernetes timestamps are. */
-export function timestamp(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
 
 /** Thrown inside a guaranteed-update loop when the store moved under us and the attempt should repeat. */
 class RetryUpdate extends Error {}
@@ -411,7 +408,7 @@ export class RestStore {
   }
 
   #now(): string {
-    return timestamp(this.#deps.clock.now());
+    return rfc3339(this.#deps.clock.now());
   }
 
   async #leaseFor(): Promise<number> {
@@ -695,7 +692,7 @@ export class RestStore {
         nm.finalizers = finalizers.size > 0 ? [...finalizers] : undefined;
         if (!nm.finalizers) delete nm.finalizers;
         if (!nm.deletionTimestamp) {
-          nm.deletionTimestamp = timestamp(now + (plan.kind === 'graceful' ? plan.seconds * 1000 : 0));
+          nm.deletionTimestamp = rfc3339(now + (plan.kind === 'graceful' ? plan.seconds * 1000 : 0));
           nm.deletionGracePeriodSeconds = plan.kind === 'graceful' ? plan.seconds : 0;
           if (pendingNamespace) (next as { status?: { phase?: string } }).status = { ...((next as { status?: object }).status ?? {}), phase: 'Terminating' };
         } else if (plan.kind === 'now' || (plan.kind === 'graceful' && plan.seconds < (nm.deletionGracePeriodSeconds ?? Infinity))) {
@@ -705,7 +702,7 @@ export class RestStore {
       } else if (plan.kind === 'graceful') {
         if (!nm.deletionTimestamp || plan.seconds < (nm.deletionGracePeriodSeconds ?? Infinity)) {
           // Shortening an ongoing grace period moves the deadline closer, never further.
-          nm.deletionTimestamp = timestamp(now + plan.seconds * 1000);
+          nm.deletionTimestamp = rfc3339(now + plan.seconds * 1000);
           nm.deletionGracePeriodSeconds = plan.seconds;
           write = true;
         }

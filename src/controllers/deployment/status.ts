@@ -1,6 +1,7 @@
 import type { Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import type { Mutable } from '../../api/types.js';
 import { maxUnavailable, specReplicas, sum } from './rollout-math.js';
+import { rfc3339 } from '../../util/time.js';
 
 export type Status = Mutable<DeploymentStatus>;
 
@@ -17,12 +18,9 @@ export const reasons = {
   replicaSetCreateError: 'ReplicaSetCreateError',
 } as const;
 
-export function timestamp(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
 
 export function newCondition(type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string, now: number): DeploymentCondition {
-  const t = timestamp(now);
+  const t = rfc3339(now);
   return { type, status, lastUpdateTime: t, lastTransitionTime: t, reason, message };
 }
 

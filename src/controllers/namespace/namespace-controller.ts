@@ -4,6 +4,7 @@ import { WorkQueue, runWorkers } from '../../client/work-queue.js';
 import type { Informer } from '../../client/informer.js';
 import { ApiRequestError } from '../../client/rest-client.js';
 import type { Controller, ControllerContext } from '../controller.js';
+import { rfc3339 } from '../../util/time.js';
 
 type NS = Namespace & KubeObject;
 
@@ -12,9 +13,6 @@ interface DiscoveredResource { path: string; name: string }
 /** How often a namespace whose content is still going away is looked at again. */
 const recheckMs = 2000;
 
-function timestamp(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
 
 /**
  * The namespace controller: when a namespace is deleted (phase Terminating), deletes everything in it,
@@ -94,7 +92,7 @@ export class NamespaceController implements Controller {
     const conditions = (ns.status?.conditions ?? []).filter((c) => c.type !== 'NamespaceContentRemaining');
     const prev = ns.status?.conditions?.find((c) => c.type === 'NamespaceContentRemaining');
     if (prev?.message === message) return;
-    conditions.push({ type: 'NamespaceContentRemaining', status: 'True', lastTransitionTime: timestamp(this.#ctx.clock.now()), reason: 'SomeResourcesRemain', message });
+    conditions.push({ type: 'NamespaceContentRemaining', status: 'True', lastTransitionTime: rfc3339(this.#ctx.clock.now()), reason: 'SomeResourcesRemain', message });
     await this.#ctx.client.request('PUT', `/api/v1/namespaces/${encodeURIComponent(ns.metadata.name!)}/status`, {
       body: { ...ns, status: { ...(ns.status ?? {}), conditions } },
     });

@@ -13,6 +13,7 @@ import { claim, controllerOf, controllerRef } from '../controller-ref.js';
 import { Expectations } from '../expectations.js';
 import type { Controller, ControllerContext } from '../controller.js';
 import { rankForDeletion } from './pod-ranking.js';
+import { rfc3339 } from '../../util/time.js';
 
 type RS = ReplicaSet & KubeObject;
 type P = Pod & KubeObject;
@@ -20,9 +21,6 @@ type P = Pod & KubeObject;
 /** At most this many pods are created or deleted in one sync (upstream's burstReplicas). */
 const burstReplicas = 500;
 
-function timestamp(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
 
 /** Runs `fn` in batches of 1, 2, 4, ... stopping after the first batch with a failure; returns how many succeeded. */
 async function slowStartBatch(count: number, fn: () => Promise<void>): Promise<{ ok: number; error?: unknown }> {
@@ -254,7 +252,7 @@ export class ReplicaSetController implements Controller {
     let conditions: ReplicaSetCondition[] = (rs.status?.conditions ?? []).filter((c) => c.type !== 'ReplicaFailure');
     const failure = rs.status?.conditions?.find((c) => c.type === 'ReplicaFailure');
     if (manageError) {
-      conditions = [...conditions, failure && failure.reason === manageError.reason ? failure : { type: 'ReplicaFailure', status: 'True', lastTransitionTime: timestamp(now), reason: manageError.reason, message: manageError.message }];
+      conditions = [...conditions, failure && failure.reason === manageError.reason ? failure : { type: 'ReplicaFailure', status: 'True', lastTransitionTime: rfc3339(now), reason: manageError.reason, message: manageError.message }];
     }
     if (conditions.length > 0) status.conditions = conditions;
     const prev: ReplicaSetStatus = { ...(rs.status ?? {}) } as ReplicaSetStatus;
