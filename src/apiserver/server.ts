@@ -20,6 +20,7 @@ import {
   aggregatedDiscovery, aggregatedType, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, wantsAggregated,
 } from './discovery.js';
 import { OpenAPIDocuments } from './openapi.js';
+import { serveOpenAPIV2 } from './openapi-v2/index.js';
 import { identityFromSubject, type CertIdentity } from './pki.js';
 import { ServiceAllocator } from './admission/service-ips.js';
 import { Compactor } from './compactor.js';
@@ -243,7 +244,7 @@ export class ApiServer {
         return sendJSON(res, 200, path === '/api' ? apiVersions(this.#address) : apiGroupList(this.#resources));
       }
       case '/openapi/v3': return sendJSON(res, 200, this.#openapi.root());
-      case '/openapi/v2': throw notFoundPath();
+      case '/openapi/v2': return serveOpenAPIV2(req, res, this.#resources);
     }
     if (path.startsWith('/openapi/v3/')) {
       const doc = this.#openapi.document(path.slice('/openapi/v3/'.length));

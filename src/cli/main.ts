@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 import { runServer } from './server.js';
+import { runSimulate } from './simulate.js';
+import { runExplainPending, runWhatIf } from './explain.js';
 import { serverVersion } from '../apiserver/server.js';
 
 const usage = `skiff — a small Kubernetes-compatible orchestrator
 
 Usage:
-  skiff server [flags]     run the API server (and, later, controllers, scheduler and agent)
-  skiff version            print the version
+  skiff server [flags]          run the API server, controllers and scheduler
+  skiff simulate [flags]        SIMULATION: register nodes that run no containers (for tests and scale)
+  skiff explain-pending POD     why a pod is pending, node by node
+  skiff what-if -f FILE         where a manifest's pods would land, without creating anything
+  skiff version                 print the version
 
 Run 'skiff server --help' for its flags.
 `;
@@ -15,6 +20,9 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'server': return runServer(rest);
+    case 'simulate': return runSimulate(rest);
+    case 'explain-pending': return runExplainPending(rest);
+    case 'what-if': return runWhatIf(rest);
     case 'version':
       process.stdout.write(`skiff ${serverVersion.gitVersion} (Kubernetes API ${serverVersion.major}.${serverVersion.minor})\n`);
       return 0;

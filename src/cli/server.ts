@@ -9,6 +9,9 @@ import { kubeconfigYaml, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { createLogger } from '../util/log.js';
 import { RestClient } from '../client/rest-client.js';
 import { ControllerManager, selectControllers } from '../controllers/manager.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+import { LeaderElector } from '../client/leader-election.js';
+import { randomUUID } from 'node:crypto';
 
 const help = `Usage: skiff server [flags]
 
@@ -21,6 +24,7 @@ Flags:
   --advertise-address IP     address other machines reach this server at (default: the first non-loopback IPv4)
   --node-name NAME           this machine's node name (default: the host name)
   --disable-agent            do not run a node agent on this machine
+  --disable-scheduler        do not run the scheduler
   --controllers LIST         controllers to run: '*' (all), 'name' or '-name', comma-separated
                              (deployment, replicaset, garbagecollector, namespace; default '*')
   --compaction-interval DUR  how often history is compacted, e.g. 5m, 30s (default 5m; 0 disables)
@@ -56,6 +60,7 @@ export async function runServer(argv: string[]): Promise<number> {
       'advertise-address': { type: 'string' },
       'node-name': { type: 'string' },
       'disable-agent': { type: 'boolean', default: false },
+      'disable-scheduler': { type: 'boolean', default: false },
       'compaction-interval': { type: 'string', default: '5m' },
       controllers: { type: 'string', multiple: true, default: ['*'] },
       'watch-cache-size': { type: 'string', default: '10000' },
@@ -105,6 +110,10 @@ export async function runServer(argv: string[]): Promise<number> {
   const stopControllers = new AbortController();
   const enabled = selectControllers(values.controllers ?? ['*']);
   const manager = enabled.length > 0 ? new ControllerManager({ client: cmClient, controllers: enabled, log }).run(stopControllers.signal) : Promise.resolve();
+  const schedCert = await loadOrIssue(ca, tlsDir, 'scheduler', { user: 'system:kube-scheduler', groups: [] }, { client: true });
+  const schedClient = new RestClient({ server: serverURL, ca: ca.pair.cert, cert: schedCert.cert, key: schedCert.key, namespace: 'default', insecureSkipTLSVerify: false }, { userAgent: 'skiff-scheduler/v1.32.0' });
+  const scheduling = values['disable-scheduler'] ? Promise.resolve() : new LeaderElector(schedClient, { name: 'kube-scheduler', identity: `${host}_${randomUUID()}`, log }).run(
+    (leadership) => new Scheduler({ client: schedClient, log }).run(leadership), stopControllers.signal);
   const readyMs = Math.round(process.uptime() * 1000);
   log.info('ready', { readyMs, server: serverURL, kubeconfig: kubeconfigPath, dataDir, agent: values['disable-agent'] ? 'disabled' : 'not yet available' });
   process.stdout.write(`skiff server ready in ${(readyMs / 1000).toFixed(2)}s — ${serverURL} — kubeconfig: ${kubeconfigPath}\n`);
@@ -118,8 +127,9 @@ export async function runServer(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   stopControllers.abort();
-  await Promise.race([manager, new Promise((r) => setTimeout(r, 3000))]);
+  await Promise.race([Promise.all([manager, scheduling]), new Promise((r) => setTimeout(r, 3000))]);
   cmClient.close();
+  schedClient.close();
   await server.close();
   await store.close();
   log.info('stopped');

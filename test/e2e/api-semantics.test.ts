@@ -100,6 +100,24 @@ describe('resourceVersion semantics: lists, paging, watches, bookmarks, compacti
     assert.ok(Number(b.events[2]!.object.metadata.resourceVersion) >= Number(b.events[0]!.object.metadata.resourceVersion));
   });
 
+  it('concurrent patches without a resourceVersion all apply; one naming a stale version is a 409', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => c.request('PATCH', '/api/v1/namespaces/default/configmaps/cm-07', {
+      body: { metadata: { labels: { [`k${i}`]: 'v' } } }, contentType: 'application/merge-patch+json',
+    })));
+    assert.deepEqual(results.map((r) => r.status), Array(20).fill(200));
+    const obj = await c.call<{ metadata: { labels: Record<string, string>; resourceVersion: string } }>('GET', '/api/v1/namespaces/default/configmaps/cm-07');
+    assert.equal(Object.keys(obj.metadata.labels).filter((k) => /^k\d+$/.test(k)).length, 20);
+    const stale = await c.request<{ reason: string }>('PATCH', '/api/v1/namespaces/default/configmaps/cm-07', {
+      body: { metadata: { resourceVersion: '1', labels: { late: 'x' } } }, contentType: 'application/merge-patch+json',
+    });
+    assert.equal(stale.status, 409);
+    assert.equal(stale.body.reason, 'Conflict');
+    const jsonStale = await c.request('PATCH', '/api/v1/namespaces/default/configmaps/cm-07', {
+      body: [{ op: 'test', path: '/metadata/resourceVersion', value: '1' }, { op: 'add', path: '/metadata/labels/late', value: 'x' }], contentType: 'application/json-patch+json',
+    });
+    assert.equal(jsonStale.status, 409);
+  });
+
   it('history gone: a watch too far back gets 410 Expired, so does a stale continue token after compaction', async () => {
     const old = (await c.call<List>('GET', '/api/v1/namespaces/default/configmaps?limit=5'));
     // More changes than the watch cache keeps (200) and than compaction spares (1000).

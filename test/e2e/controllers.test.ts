@@ -19,7 +19,8 @@ describe('controllers: Deployment → ReplicaSet → Pods, rollouts, garbage col
   let c: RestClient;
   let sim: PodSimulator;
   before(async () => {
-    s = await startServer();
+    // The pod simulator stands in for scheduler and kubelet here, so the real scheduler stays off.
+    s = await startServer(['--disable-scheduler']);
     c = s.client();
     sim = new PodSimulator(s.client());
     await sim.start();
@@ -207,7 +208,7 @@ describe('controllers survive a server restart mid-rollout', () => {
   after(async () => { sim?.stop(); await s?.dispose(); });
 
   it('finishes the rollout after the restart', async () => {
-    s = await startServer();
+    s = await startServer(['--disable-scheduler']);
     sim = new PodSimulator(s.client());
     await sim.start();
     const y = deployYaml.replace('replicas: 2', 'replicas: 4');

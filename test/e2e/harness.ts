@@ -148,3 +148,49 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** A `skiff simulate` process (SIMULATION: nodes that run no containers) joined to a test server. */
+export class SimulatedNodesProcess {
+  proc: ChildProcess | undefined;
+  output = '';
+
+  /** Starts it and waits until its nodes are registered. */
+  static async start(server: TestServer, args: string[]): Promise<SimulatedNodesProcess> {
+    const s = new SimulatedNodesProcess();
+    const proc = spawn(process.execPath, [cli, 'simulate', '--kubeconfig', server.kubeconfig, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' },
+    });
+    s.proc = proc;
+    await new Promise<void>((resolveReady, reject) => {
+      const timer = setTimeout(() => reject(new Error(`skiff simulate did not become ready:\n${s.output}`)), 30_000);
+      proc.stdout!.on('data', (d: Buffer) => {
+        s.output += d.toString();
+        if (/simulated node\(s\) ready/.test(s.output)) { clearTimeout(timer); resolveReady(); }
+      });
+      proc.stderr!.on('data', (d: Buffer) => { s.output += d.toString(); });
+      proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`skiff simulate exited with ${code}:\n${s.output}`)); });
+    });
+    proc.removeAllListeners('exit');
+    return s;
+  }
+
+  /** Stops it (SIGTERM: it removes its nodes). */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    await new Promise<void>((r) => { p.once('exit', () => r()); p.kill('SIGTERM'); });
+  }
+}
+
+/** Runs a `skiff` command (explain-pending, what-if, ...) against a test server. */
+export function skiff(server: TestServer, args: string[]): Promise<KubectlResult> {
+  return new Promise((resolveRun, reject) => {
+    const p = spawn(process.execPath, [cli, ...args, '--kubeconfig', server.kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.on('error', reject);
+    p.on('close', (code) => resolveRun({ code: code ?? -1, stdout, stderr }));
+  });
+}

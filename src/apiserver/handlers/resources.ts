@@ -7,7 +7,7 @@ import { isPlainObject, type KubeObject } from '../../api/types.js';
 import { fromLabelSelector } from '../../api/selectors/label-selector.js';
 import { decodeBody, mediaType, negotiate, readBody, sendObject, addWarning, type Negotiated } from '../http.js';
 import type { ResourceRequest } from '../request-info.js';
-import type { FieldValidation, ListResult, PatchType, RestStore, WriteOptions } from '../registry/rest-store.js';
+import { patchPrecondition, type FieldValidation, type ListResult, type PatchType, type RestStore, type WriteOptions } from '../registry/rest-store.js';
 import { parseIncludeObject, tableRow, toTable, type IncludeObject } from '../table.js';
 import { serveWatch } from './watch.js';
 import type { Clock } from '../../util/clock.js';
@@ -124,7 +124,7 @@ function scaleOf(obj: KubeObject): KubeObject {
 }
 
 /** Applies a scale change (PUT or PATCH of `/scale`) to the workload. */
-async function writeScale(rest: RestStore, ns: string | undefined, name: string, o: WriteOptions, compute: (scale: KubeObject) => KubeObject): Promise<KubeObject> {
+async function writeScale(rest: RestStore, ns: string | undefined, name: string, o: WriteOptions, compute: (scale: KubeObject) => KubeObject, precondition?: string): Promise<KubeObject> {
   const scaleSchema = schemaByName('io.k8s.api.autoscaling.v1.Scale');
   const r = await rest.guaranteedUpdate(ns, name, o, (current) => {
     const scale = compute(scaleOf(current));
@@ -134,9 +134,8 @@ async function writeScale(rest: RestStore, ns: string | undefined, name: string,
       throw invalid('Scale', 'autoscaling', name, [{ type: 'FieldValueInvalid', field: 'spec.replicas', detail: `Invalid value: ${replicas}: must be greater than or equal to 0` }]);
     }
     (current['spec'] as { replicas?: number }).replicas = replicas;
-    current.metadata.resourceVersion = decoded.metadata.resourceVersion ?? current.metadata.resourceVersion;
     return current;
-  }, { subresource: 'scale' });
+  }, { subresource: 'scale', precondition });
   return scaleOf(r.object);
 }
 
@@ -234,7 +233,7 @@ export async function handleResource(req: IncomingMessage, res: ServerResponse, 
     const body = decodeBody(await readBody(req), req.headers['content-type']);
     const o = writeOptions(req, q);
     if (sub === 'scale') {
-      const scale = await writeScale(rest, ns, info.name, o, () => body as KubeObject);
+      const scale = await writeScale(rest, ns, info.name, o, () => body as KubeObject, (body as KubeObject)?.metadata?.resourceVersion || undefined);
       flushWarnings(res, o);
       return sendObject(res, 200, scale, neg);
     }
@@ -260,7 +259,7 @@ export async function handleResource(req: IncomingMessage, res: ServerResponse, 
           case 'merge': return applyMergePatch(current, patch) as KubeObject;
           case 'strategic': return applyStrategicMergePatch(current, patch, schemaByName('io.k8s.api.autoscaling.v1.Scale')) as KubeObject;
         }
-      });
+      }, patchPrecondition(type, patch));
       flushWarnings(res, o);
       return sendObject(res, 200, scale, neg);
     }

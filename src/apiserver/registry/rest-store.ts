@@ -86,7 +86,8 @@ export interface RestStoreDeps {
 }
 
 const nameChars = 'bcdfghjklmnpqrstvwxz2456789';
-const maxRetries = 16;
+/** Compare-and-swap attempts before giving up; each lost attempt means another writer succeeded. */
+const maxRetries = 200;
 
 function randomSuffix(): string {
   let s = '';
@@ -482,13 +483,13 @@ export class RestStore {
   /**
    * The update loop (upstream's GuaranteedUpdate): read the current object, let `mutate` produce the
    * next one, run the kind's update strategy, and compare-and-swap it into the store, retrying when
-   * another writer got there first — unless the caller pinned a resourceVersion, which is then a 409.
-   * `mutate` returning undefined means "the object is missing": `create` then decides.
+   * another writer got there first — unless the request named a resourceVersion (`precondition`), which
+   * must then match the current one (409 otherwise). `onMissing` decides what a missing object means.
    */
   async guaranteedUpdate(
     namespace: string | undefined, name: string, o: WriteOptions,
     mutate: (current: KubeObject) => KubeObject,
-    opts: { subresource?: string; onMissing?: () => Promise<KubeObject>; manage?: (next: KubeObject, current: KubeObject) => void } = {},
+    opts: { subresource?: string; precondition?: string; onMissing?: () => Promise<KubeObject>; manage?: (next: KubeObject, current: KubeObject) => void } = {},
   ): Promise<{ object: KubeObject; created: boolean }> {
     const key = this.key(namespace, name);
     await this.#consistent(undefined);
@@ -499,9 +500,9 @@ export class RestStore {
         throw notFound(this.#res, name);
       }
       const current = this.#copy(entry);
-      const next = mutate(this.#copy(entry));
-      const pinned = next.metadata.resourceVersion;
+      const pinned = opts.precondition;
       if (pinned && pinned !== current.metadata.resourceVersion) throw modifiedConflict(this.#res, name);
+      const next = mutate(this.#copy(entry));
       next.metadata.resourceVersion = current.metadata.resourceVersion;
       this.#prepareUpdate(next, current, opts.subresource);
       await this.#deps.admission?.admit?.(next, current, 'update');
@@ -592,7 +593,7 @@ export class RestStore {
     const onMissing = this.def.allowCreateOnUpdate && !subresource
       ? async () => { delete obj.metadata.resourceVersion; return this.createDecoded(obj, o); }
       : undefined;
-    return this.guaranteedUpdate(namespace, name, o, () => structuredClone(obj), { subresource, onMissing });
+    return this.guaranteedUpdate(namespace, name, o, () => structuredClone(obj), { subresource, onMissing, precondition: obj.metadata.resourceVersion || undefined });
   }
 
   /** PATCH in one of the four patch types; `apply` creates the object when missing. */
@@ -600,7 +601,6 @@ export class RestStore {
     if (type === 'apply') return this.#apply(namespace, name, patch, o, opts);
     if (type !== 'json' && !isPlainObject(patch)) throw badRequest('the body of a merge or strategic merge patch must be a JSON object');
     const mutate = (current: KubeObject): KubeObject => {
-      const currentRV = current.metadata.resourceVersion;
       let patched: unknown;
       switch (type) {
         case 'json': patched = applyJsonPatch(current, patch); break;
@@ -608,14 +608,10 @@ export class RestStore {
         case 'strategic': patched = applyStrategicMergePatch(current, patch, this.#schema); break;
       }
       if (!isPlainObject(patched)) throw badRequest('the patch turned the object into something that is not an object');
-      const next = patched as KubeObject;
-      const rv = next.metadata?.resourceVersion;
-      const obj = this.decodeObject(next, namespace, name, o);
-      // A patch that does not name a resourceVersion applies to whatever is current.
-      obj.metadata.resourceVersion = rv ?? currentRV;
-      return obj;
+      return this.decodeObject(patched as KubeObject, namespace, name, o);
     };
-    return this.guaranteedUpdate(namespace, name, o, mutate, { subresource: opts.subresource });
+    // A patch that does not name a resourceVersion applies to whatever is current, retrying on conflicts.
+    return this.guaranteedUpdate(namespace, name, o, mutate, { subresource: opts.subresource, precondition: patchPrecondition(type, patch) });
   }
 
   async #apply(namespace: string | undefined, name: string, body: unknown, o: WriteOptions, opts: { subresource?: string; force?: boolean }): Promise<{ object: KubeObject; created: boolean }> {
@@ -642,6 +638,7 @@ export class RestStore {
       return r.object;
     }, {
       subresource: opts.subresource,
+      precondition: applied.metadata.resourceVersion || undefined,
       onMissing,
       // serverSideApply already recorded ownership; keep it across the strategy step.
       manage: (next, current) => {
@@ -749,4 +746,17 @@ export class RestStore {
 export function parseRV(rv: string): number {
   if (!/^\d+$/.test(rv)) throw badRequest(`invalid resource version: "${rv}"`);
   return Number(rv);
+}
+
+/** The resourceVersion a PATCH body names, which makes it conditional (upstream's patch precondition). */
+export function patchPrecondition(type: PatchType, patch: unknown): string | undefined {
+  if (type === 'json') {
+    if (!Array.isArray(patch)) return undefined;
+    for (const op of patch as { op?: string; path?: string; value?: unknown }[]) {
+      if (op.path === '/metadata/resourceVersion' && (op.op === 'replace' || op.op === 'add' || op.op === 'test') && typeof op.value === 'string') return op.value;
+    }
+    return undefined;
+  }
+  const rv = (patch as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata?.resourceVersion;
+  return typeof rv === 'string' && rv !== '' ? rv : undefined;
 }

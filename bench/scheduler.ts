@@ -1,0 +1,130 @@
+/**
+ * Scheduler benchmark, measured create → bound as upstream's scheduler_perf does: registers N nodes
+ * (plain Node objects, no kubelet), creates P pods with resource requests and a node affinity through
+ * 16 concurrent clients, and watches for their bindings. Prints one JSON line per configuration.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { loadKubeconfig } from '../src/client/kubeconfig.js';
+import { RestClient } from '../src/client/rest-client.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const clients = 16;
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function startServer(dataDir: string): Promise<{ pid: number; stop(): Promise<void>; kubeconfig: string }> {
+  const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : [];
+  const proc = spawn(process.execPath, [...profile, join(root, 'dist', 'src', 'cli', 'main.js'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1',
+    '--controllers=-deployment,-replicaset,-garbagecollector,-namespace'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' } });
+  let out = '';
+  await new Promise<void>((res, rej) => {
+    proc.stdout.on('data', (d: Buffer) => { out += d.toString(); if (/ready in/.test(out)) res(); });
+    proc.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    proc.once('exit', (code) => rej(new Error(`server exited ${code}: ${out}`)));
+  });
+  const stop = async (): Promise<void> => {
+    if (profile.length === 0) { proc.kill('SIGKILL'); return; }
+    await new Promise((r) => { proc.once('exit', r); proc.kill('SIGTERM'); });
+  };
+  return { pid: proc.pid!, stop, kubeconfig: join(dataDir, 'kubeconfig.yaml') };
+}
+
+async function parallel(n: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: clients }, async () => { for (let i = next++; i < n; i = next++) await fn(i); }));
+}
+
+async function run(nodes: number, pods: number): Promise<Record<string, unknown>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'skiff-bench-sched-'));
+  const server = await startServer(dataDir);
+  const client = new RestClient(loadKubeconfig(server.kubeconfig), { maxSockets: clients });
+  try {
+    await parallel(nodes, async (i) => {
+      const name = `node-${i}`;
+      const r = await client.request('POST', '/api/v1/nodes', {
+        body: {
+          apiVersion: 'v1', kind: 'Node',
+          metadata: { name, labels: { 'kubernetes.io/hostname': name, zone: `zone-${i % 3}`, tier: i % 10 === 0 ? 'small' : 'standard' } },
+          status: {
+            capacity: { cpu: '32', memory: '128Gi', pods: '110' }, allocatable: { cpu: '32', memory: '128Gi', pods: '110' },
+            conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'benchmark node' }],
+          },
+        },
+      });
+      if (r.status !== 201) throw new Error(`node create ${r.status}`);
+    });
+    // Let the scheduler's informer see every node before the clock starts.
+    await new Promise((r) => setTimeout(r, 500));
+    const created = new Map<string, number>();
+    const latencies: number[] = [];
+    let bound = 0;
+    let lastBound = 0;
+    const rv = (await client.call<{ metadata: { resourceVersion: string } }>('GET', '/api/v1/namespaces/default/pods?limit=1')).metadata.resourceVersion;
+    const ac = new AbortController();
+    let done: () => void = () => {};
+    const allBound = new Promise<void>((r) => { done = r; });
+    const watching = client.watch<{ metadata: { name: string }; spec: { nodeName?: string } }>(`/api/v1/namespaces/default/pods?watch=true&resourceVersion=${rv}`, (e) => {
+      if (e.type !== 'MODIFIED' || !e.object.spec.nodeName) return;
+      const t0 = created.get(e.object.metadata.name);
+      if (t0 === undefined) return;
+      created.delete(e.object.metadata.name);
+      lastBound = performance.now();
+      latencies.push(lastBound - t0);
+      if (++bound === pods) done();
+    }, ac.signal);
+    const cpu0 = cpuSeconds(server.pid);
+    const start = performance.now();
+    await parallel(pods, async (i) => {
+      const name = `pod-${i}`;
+      created.set(name, performance.now());
+      const r = await client.request('POST', '/api/v1/namespaces/default/pods', {
+        body: {
+          apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'bench' } },
+          spec: {
+            affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['standard'] }] }] } } },
+            containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10', resources: { requests: { cpu: '100m', memory: '500Mi' } } }],
+          },
+        },
+      });
+      if (r.status !== 201) throw new Error(`pod create ${r.status}`);
+    });
+    const createdBy = performance.now();
+    await Promise.race([allBound, new Promise((r) => setTimeout(r, 120_000))]);
+    const cpu = cpuSeconds(server.pid) - cpu0;
+    ac.abort();
+    await watching;
+    latencies.sort((a, b) => a - b);
+    const secs = (lastBound - start) / 1000;
+    return {
+      bench: 'scheduler', nodes, pods, bound,
+      pods_per_s: Math.round(bound / secs),
+      api_creates_per_s: Math.round(pods / ((createdBy - start) / 1000)),
+      p50_schedule_ms: Math.round(latencies[Math.floor(latencies.length * 0.5)] ?? 0),
+      p99_schedule_ms: Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0),
+      server_cpu_ms_per_pod: Math.round((cpu * 1000 * 100) / pods) / 100,
+      seconds: Math.round(secs * 100) / 100,
+    };
+  } finally {
+    client.close();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const configs = process.env['BENCH_SCHED'] ? [process.env['BENCH_SCHED'].split('x').map(Number) as [number, number]] : [[1000, 5000], [5000, 10000]] as [number, number][];
+  for (const [nodes, pods] of configs) process.stdout.write(JSON.stringify(await run(nodes, pods)) + '\n');
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`bench scheduler failed: ${e.stack}\n`);
+  process.exit(1);
+});
