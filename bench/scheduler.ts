@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { loadKubeconfig } from '../src/client/kubeconfig.js';
 import { RestClient } from '../src/client/rest-client.js';
+import type { Node, Pod } from 'kubernetes-types/core/v1.js';
+import { findNode, type Snapshot } from '../src/scheduler/algorithm.js';
+import { NodeInfo, newPodInfo } from '../src/scheduler/node-info.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const clients = 16;
@@ -37,6 +40,30 @@ async function startServer(dataDir: string): Promise<{ pid: number; stop(): Prom
   return { pid: proc.pid!, stop, kubeconfig: join(dataDir, 'kubeconfig.yaml') };
 }
 
+/** Node i: 32 cpu, 128Gi, 110 pods; a zone of three; every tenth one is `tier=small`. */
+function benchNode(i: number): Node {
+  const name = `node-${i}`;
+  return {
+    apiVersion: 'v1', kind: 'Node',
+    metadata: { name, labels: { 'kubernetes.io/hostname': name, zone: `zone-${i % 3}`, tier: i % 10 === 0 ? 'small' : 'standard' } },
+    status: {
+      capacity: { cpu: '32', memory: '128Gi', pods: '110' }, allocatable: { cpu: '32', memory: '128Gi', pods: '110' },
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'benchmark node' }],
+    },
+  };
+}
+
+/** Pod i: requests 100m/500Mi and requires a `tier=standard` node, as upstream's scheduler_perf pods do. */
+function benchPod(i: number): Pod {
+  return {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: `pod-${i}`, labels: { app: 'bench' } },
+    spec: {
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['standard'] }] }] } } },
+      containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10', resources: { requests: { cpu: '100m', memory: '500Mi' } } }],
+    },
+  };
+}
+
 async function parallel(n: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: clients }, async () => { for (let i = next++; i < n; i = next++) await fn(i); }));
@@ -48,17 +75,7 @@ async function run(nodes: number, pods: number): Promise<Record<string, unknown>
   const client = new RestClient(loadKubeconfig(server.kubeconfig), { maxSockets: clients });
   try {
     await parallel(nodes, async (i) => {
-      const name = `node-${i}`;
-      const r = await client.request('POST', '/api/v1/nodes', {
-        body: {
-          apiVersion: 'v1', kind: 'Node',
-          metadata: { name, labels: { 'kubernetes.io/hostname': name, zone: `zone-${i % 3}`, tier: i % 10 === 0 ? 'small' : 'standard' } },
-          status: {
-            capacity: { cpu: '32', memory: '128Gi', pods: '110' }, allocatable: { cpu: '32', memory: '128Gi', pods: '110' },
-            conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'benchmark node' }],
-          },
-        },
-      });
+      const r = await client.request('POST', '/api/v1/nodes', { body: benchNode(i) });
       if (r.status !== 201) throw new Error(`node create ${r.status}`);
     });
     // Let the scheduler's informer see every node before the clock starts.
@@ -83,17 +100,8 @@ async function run(nodes: number, pods: number): Promise<Record<string, unknown>
     const cpu0 = cpuSeconds(server.pid);
     const start = performance.now();
     await parallel(pods, async (i) => {
-      const name = `pod-${i}`;
-      created.set(name, performance.now());
-      const r = await client.request('POST', '/api/v1/namespaces/default/pods', {
-        body: {
-          apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'bench' } },
-          spec: {
-            affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['standard'] }] }] } } },
-            containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10', resources: { requests: { cpu: '100m', memory: '500Mi' } } }],
-          },
-        },
-      });
+      created.set(`pod-${i}`, performance.now());
+      const r = await client.request('POST', '/api/v1/namespaces/default/pods', { body: benchPod(i) });
       if (r.status !== 201) throw new Error(`pod create ${r.status}`);
     });
     const createdBy = performance.now();
@@ -119,9 +127,35 @@ async function run(nodes: number, pods: number): Promise<Record<string, unknown>
   }
 }
 
+/**
+ * The scheduling algorithm alone, in this process, on the same nodes and pods: the ceiling the
+ * end-to-end figure would reach if the API cost nothing. Their ratio says where the time goes.
+ */
+function algorithmOnly(nodes: number, pods: number): Record<string, unknown> {
+  const infos = Array.from({ length: nodes }, (_, i) => new NodeInfo(benchNode(i)));
+  const snap: Snapshot = { nodes: infos, allPods: function* () { for (const n of infos) yield* n.pods.values(); } };
+  let start = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < pods; i++) {
+    const pod = benchPod(i) as Pod;
+    pod.metadata!.namespace = 'default';
+    const r = findNode(pod, snap, { startIndex: start });
+    start = (start + r.evaluated) % nodes;
+    if (!r.node) throw new Error(`pod ${i} found no node`);
+    infos.find((n) => n.name === r.node)!.addPod(newPodInfo(pod));
+  }
+  const secs = (performance.now() - t0) / 1000;
+  return { bench: 'scheduler-algorithm', nodes, pods, pods_per_s: Math.round(pods / secs), us_per_pod: Math.round((secs * 1e6) / pods) };
+}
+
 async function main(): Promise<void> {
   const configs = process.env['BENCH_SCHED'] ? [process.env['BENCH_SCHED'].split('x').map(Number) as [number, number]] : [[1000, 5000], [5000, 10000]] as [number, number][];
-  for (const [nodes, pods] of configs) process.stdout.write(JSON.stringify(await run(nodes, pods)) + '\n');
+  for (const [nodes, pods] of configs) {
+    const e2e = await run(nodes, pods);
+    const algo = algorithmOnly(nodes, pods);
+    process.stdout.write(JSON.stringify(algo) + '\n');
+    process.stdout.write(JSON.stringify({ ...e2e, ratio_to_algorithm: Math.round(((e2e['pods_per_s'] as number) / (algo['pods_per_s'] as number)) * 100) / 100 }) + '\n');
+  }
 }
 
 main().catch((e: Error) => {

@@ -7,11 +7,9 @@ import { ApiServer } from '../apiserver/server.js';
 import { ClusterCA, loadOrIssue } from '../apiserver/pki.js';
 import { kubeconfigYaml, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { createLogger } from '../util/log.js';
-import { RestClient } from '../client/rest-client.js';
-import { ControllerManager, selectControllers } from '../controllers/manager.js';
-import { Scheduler } from '../scheduler/scheduler.js';
-import { LeaderElector } from '../client/leader-election.js';
-import { randomUUID } from 'node:crypto';
+import type { ClusterAccess } from '../client/kubeconfig.js';
+import { selectControllers } from '../controllers/manager.js';
+import { ComponentThread } from './component-thread.js';
 
 const help = `Usage: skiff server [flags]
 
@@ -93,7 +91,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const serving = await loadOrIssue(ca, tlsDir, 'serving', { user: 'kube-apiserver', groups: [] }, { server: { dns, ips } });
   const admin = await loadOrIssue(ca, tlsDir, 'admin', { user: 'system:admin', groups: ['system:masters'] }, { client: true });
 
-  selectControllers(values.controllers ?? ['*']);
+  const enabled = selectControllers(values.controllers ?? ['*']);
   const watchCacheSize = Number(values['watch-cache-size']);
   if (!Number.isInteger(watchCacheSize) || watchCacheSize < 1) throw new Error(`--watch-cache-size: "${values['watch-cache-size']}" is not a positive integer`);
   const server = new ApiServer({
@@ -104,16 +102,19 @@ export async function runServer(argv: string[]): Promise<number> {
   const urlHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : isIP(bind) === 6 ? `[${bind}]` : bind;
   const serverURL = `https://${urlHost}:${server.port}`;
   writeKubeconfig(kubeconfigPath, kubeconfigYaml(serverURL, ca.pair.cert, admin));
-  // Controllers talk to the API over HTTPS like any other client, with their own identity.
-  const cmCert = await loadOrIssue(ca, tlsDir, 'controller-manager', { user: 'system:kube-controller-manager', groups: [] }, { client: true });
-  const cmClient = new RestClient({ server: serverURL, ca: ca.pair.cert, cert: cmCert.cert, key: cmCert.key, namespace: 'default', insecureSkipTLSVerify: false }, { userAgent: 'skiff-controller-manager/v1.32.0' });
-  const stopControllers = new AbortController();
-  const enabled = selectControllers(values.controllers ?? ['*']);
-  const manager = enabled.length > 0 ? new ControllerManager({ client: cmClient, controllers: enabled, log }).run(stopControllers.signal) : Promise.resolve();
-  const schedCert = await loadOrIssue(ca, tlsDir, 'scheduler', { user: 'system:kube-scheduler', groups: [] }, { client: true });
-  const schedClient = new RestClient({ server: serverURL, ca: ca.pair.cert, cert: schedCert.cert, key: schedCert.key, namespace: 'default', insecureSkipTLSVerify: false }, { userAgent: 'skiff-scheduler/v1.32.0' });
-  const scheduling = values['disable-scheduler'] ? Promise.resolve() : new LeaderElector(schedClient, { name: 'kube-scheduler', identity: `${host}_${randomUUID()}`, log }).run(
-    (leadership) => new Scheduler({ client: schedClient, log }).run(leadership), stopControllers.signal);
+  // The controller manager and the scheduler run in threads of their own and talk to the API over HTTPS
+  // like any other client, each with its own identity.
+  const components: ComponentThread[] = [];
+  const access = (pair: { cert: string; key: string }): ClusterAccess => ({ server: serverURL, ca: ca.pair.cert, cert: pair.cert, key: pair.key, namespace: 'default', insecureSkipTLSVerify: false });
+  if (enabled.length > 0) {
+    const cert = await loadOrIssue(ca, tlsDir, 'controller-manager', { user: 'system:kube-controller-manager', groups: [] }, { client: true });
+    components.push(new ComponentThread({ component: 'controller-manager', access: access(cert), userAgent: 'skiff-controller-manager/v1.32.0', controllers: enabled }, log));
+  }
+  if (!values['disable-scheduler']) {
+    const cert = await loadOrIssue(ca, tlsDir, 'scheduler', { user: 'system:kube-scheduler', groups: [] }, { client: true });
+    components.push(new ComponentThread({ component: 'scheduler', access: access(cert), userAgent: 'skiff-scheduler/v1.32.0' }, log));
+  }
+  for (const c of components) c.start();
   const readyMs = Math.round(process.uptime() * 1000);
   log.info('ready', { readyMs, server: serverURL, kubeconfig: kubeconfigPath, dataDir, agent: values['disable-agent'] ? 'disabled' : 'not yet available' });
   process.stdout.write(`skiff server ready in ${(readyMs / 1000).toFixed(2)}s — ${serverURL} — kubeconfig: ${kubeconfigPath}\n`);
@@ -126,10 +127,7 @@ export async function runServer(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  stopControllers.abort();
-  await Promise.race([Promise.all([manager, scheduling]), new Promise((r) => setTimeout(r, 3000))]);
-  cmClient.close();
-  schedClient.close();
+  await Promise.all(components.map((c) => c.stop()));
   await server.close();
   await store.close();
   log.info('stopped');

@@ -36,7 +36,7 @@ const plainNodes = (...names: string[]): Node[] => names.map((n) => makeNode(n).
 describe('findNode', () => {
   it('picks the node with the best weighted total', () => {
     const plugins = [fixedScore('A', 1, { n1: 10, n2: 5 }), fixedScore('B', 3, { n1: 0, n2: 10 })];
-    const r = findNode(makePod('p').obj(), cluster(plainNodes('n1', 'n2')), { plugins });
+    const r = findNode(makePod('p').obj(), cluster(plainNodes('n1', 'n2')), { plugins, recordScores: true });
     assert.equal(r.node, 'n2');
     assert.deepEqual(Object.fromEntries(r.scores), { n1: 100, n2: 50 + 300 });
     assert.equal(r.feasible, 2);

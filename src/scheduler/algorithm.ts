@@ -1,6 +1,6 @@
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { CycleState, maxNodeScore, type Plugin, type Status } from './framework.js';
-import { NodeInfo, newPodInfo, type PodInfo } from './node-info.js';
+import { NodeInfo, newPodInfo, type ClusterTotals, type PodInfo } from './node-info.js';
 import { nodeUnschedulable } from './plugins/node-unschedulable.js';
 import { nodeName } from './plugins/node-name.js';
 import { taintToleration } from './plugins/taint-toleration.js';
@@ -23,6 +23,8 @@ export interface Snapshot {
   readonly nodes: readonly NodeInfo[];
   allPods(): Iterable<PodInfo>;
   sameLabels?(labelsKey: string): ReadonlyMap<string, number> | undefined;
+  /** Counts the NodeInfos of `nodes` keep (see ClusterTotals). */
+  readonly totals?: ClusterTotals;
 }
 
 export interface FindOptions {
@@ -31,6 +33,8 @@ export interface FindOptions {
   readonly startIndex?: number;
   /** Evaluate every node and every filter (for explanations), not just enough to pick a good node. */
   readonly exhaustive?: boolean;
+  /** Keep each scored node's total in the result (implied by `exhaustive`). */
+  readonly recordScores?: boolean;
   /** Upstream's percentageOfNodesToScore; 0 = adaptive default. */
   readonly percentageOfNodesToScore?: number;
   /** Random source for breaking ties between equally good nodes. */
@@ -43,7 +47,7 @@ export interface FindResult {
   readonly statuses: Map<string, Status>;
   readonly evaluated: number;
   readonly feasible: number;
-  /** Total score of each scored node (for explanations). */
+  /** Total score of each scored node, when asked for (explanations). */
   readonly scores: Map<string, number>;
   readonly preFilter?: Status;
 }
@@ -63,7 +67,7 @@ export function feasibleNodesToFind(all: number, percentage = 0): number {
 export function findNode(pod: Pod, snap: Snapshot, o: FindOptions = {}): FindResult {
   const plugins = o.plugins ?? defaultPlugins;
   const info = newPodInfo(pod);
-  const state = new CycleState(info, snap.nodes, () => snap.allPods(), (k) => snap.sameLabels?.(k));
+  const state = new CycleState(info, snap.nodes, () => snap.allPods(), (k) => snap.sameLabels?.(k), snap.totals);
   const statuses = new Map<string, Status>();
   const scores = new Map<string, number>();
   for (const p of plugins) {
@@ -78,15 +82,15 @@ export function findNode(pod: Pod, snap: Snapshot, o: FindOptions = {}): FindRes
   const feasible: NodeInfo[] = [];
   let evaluated = 0;
   const start = all === 0 ? 0 : (o.startIndex ?? 0) % all;
+  const filters = plugins.filter((p) => p.filter);
   for (let i = 0; i < all && feasible.length < want; i++) {
     const node = snap.nodes[(start + i) % all]!;
     evaluated++;
     let failed: Status | undefined;
-    for (const p of plugins) {
-      if (!p.filter) continue;
-      const s = p.filter(state, pod, node);
+    for (const p of filters) {
+      const s = p.filter!(state, pod, node);
       if (s.code === 'Success') continue;
-      if (!failed) failed = { ...s, plugin: p.name };
+      if (!failed) failed = { code: s.code, reasons: s.reasons, ...(s.detail ? { detail: s.detail } : {}), plugin: p.name };
       else failed = { code: failed.code === 'UnschedulableAndUnresolvable' ? failed.code : s.code, reasons: [...failed.reasons, ...s.reasons], detail: [...(failed.detail ?? []), ...(s.detail ?? [])], plugin: failed.plugin };
       if (!o.exhaustive) break;
     }
@@ -99,7 +103,8 @@ export function findNode(pod: Pod, snap: Snapshot, o: FindOptions = {}): FindRes
   for (const p of plugins) {
     if (!p.score) continue;
     p.preScore?.(state, pod, feasible);
-    const raw = feasible.map((n) => p.score!(state, pod, n));
+    const raw = new Array<number>(feasible.length);
+    for (let i = 0; i < feasible.length; i++) raw[i] = p.score(state, pod, feasible[i]!);
     p.normalize?.(raw);
     const w = p.weight ?? 1;
     for (let i = 0; i < raw.length; i++) totals[i]! += Math.min(maxNodeScore, Math.max(0, raw[i]!)) * w;
@@ -109,7 +114,8 @@ export function findNode(pod: Pod, snap: Snapshot, o: FindOptions = {}): FindRes
   let ties = 0;
   const random = o.random ?? Math.random;
   for (let i = 0; i < feasible.length; i++) {
-    scores.set(feasible[i]!.name, totals[i]!);
+    // Totals per node only serve explanations; the hot path does not build the map.
+    if (o.exhaustive || o.recordScores) scores.set(feasible[i]!.name, totals[i]!);
     if (totals[i]! > bestScore) { bestScore = totals[i]!; best = i; ties = 1; }
     else if (totals[i] === bestScore) {
       ties++;

@@ -2,16 +2,17 @@ import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import type { Deployment, ReplicaSet } from 'kubernetes-types/apps/v1.js';
 import { findNode, fitErrorMessage, preemptionDryRun, type Snapshot } from './algorithm.js';
 import { labelsKey } from './framework.js';
-import { NodeInfo, newPodInfo, type PodInfo } from './node-info.js';
+import { ClusterTotals, NodeInfo, newPodInfo, type PodInfo } from './node-info.js';
 
 /** A scheduler's-eye view of a cluster built from listed nodes and pods (for explanations and what-if). */
 export class ClusterView implements Snapshot {
   readonly nodes: NodeInfo[];
   readonly #byName: Map<string, NodeInfo>;
   readonly #same = new Map<string, Map<string, number>>();
+  readonly totals = new ClusterTotals();
 
   constructor(nodes: readonly Node[], pods: readonly Pod[]) {
-    this.nodes = nodes.map((n) => new NodeInfo(n));
+    this.nodes = nodes.map((n) => new NodeInfo(n, this.totals));
     this.#byName = new Map(this.nodes.map((n) => [n.name, n]));
     for (const p of pods) {
       const phase = p.status?.phase;

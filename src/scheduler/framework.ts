@@ -1,5 +1,5 @@
 import type { Pod } from 'kubernetes-types/core/v1.js';
-import type { NodeInfo, PodInfo } from './node-info.js';
+import type { ClusterTotals, NodeInfo, PodInfo } from './node-info.js';
 
 /**
  * The outcome of a filter, as upstream's framework.Status: `Unschedulable` means preemption could help,
@@ -30,6 +30,8 @@ export class CycleState {
     readonly allPods: () => Iterable<PodInfo>,
     /** Pods with exactly these labels (`labelsKey`) per node name: the index behind default spreading. */
     readonly sameLabels: (labelsKey: string) => ReadonlyMap<string, number> | undefined = () => undefined,
+    /** Cluster-wide counts, when the snapshot keeps them; plugins then skip scans that would find nothing. */
+    readonly totals?: ClusterTotals,
   ) {}
   read<T>(key: string): T | undefined { return this.data.get(key) as T | undefined; }
   write(key: string, v: unknown): void { this.data.set(key, v); }

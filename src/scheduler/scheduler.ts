@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject } from '../api/types.js';
 import { Informer } from '../client/informer.js';
@@ -8,7 +9,7 @@ import { silentLogger, type Logger } from '../util/log.js';
 import { rfc3339 } from '../util/time.js';
 import { defaultPlugins, findNode, fitErrorMessage, preemptionDryRun, type Snapshot } from './algorithm.js';
 import { labelsKey } from './framework.js';
-import { NodeInfo, newPodInfo, podKey, type PodInfo } from './node-info.js';
+import { ClusterTotals, NodeInfo, newPodInfo, podKey, type PodInfo } from './node-info.js';
 import { SchedulingQueue } from './queue.js';
 
 type P = Pod & KubeObject;
@@ -32,6 +33,9 @@ const isTerminal = (p: Pod): boolean => p.status?.phase === 'Succeeded' || p.sta
  * nowhere get a FailedScheduling event and an `Unschedulable` PodScheduled condition worded as
  * upstream's, and wait for a node or pod change that could help.
  */
+/** How long the scheduling loop runs before letting other work on its thread in. */
+const schedulingSliceMs = 5;
+
 export class Scheduler {
   readonly #o: SchedulerOptions;
   readonly #clock: Clock;
@@ -40,6 +44,7 @@ export class Scheduler {
   readonly #queue: SchedulingQueue;
   readonly #nodes = new Map<string, NodeInfo>();
   #nodeList: NodeInfo[] = [];
+  readonly #totals = new ClusterTotals();
   /** Where each placed pod is (bound or assumed), by pod key. */
   readonly #placed = new Map<string, string>();
   /** Pods assumed on a node while their binding is in flight. */
@@ -68,6 +73,7 @@ export class Scheduler {
       nodes: this.#nodeList,
       allPods: () => this.#allPods(),
       sameLabels: (k) => this.#sameLabels.get(k),
+      totals: this.#totals,
     };
   }
 
@@ -146,7 +152,7 @@ export class Scheduler {
     const existing = this.#nodes.get(name);
     if (existing) existing.setNode(n);
     else {
-      const info = new NodeInfo(n);
+      const info = new NodeInfo(n, this.#totals);
       this.#nodes.set(name, info);
       this.#rebuildNodeList();
       // Pods already placed on a node we had not seen yet.
@@ -159,6 +165,7 @@ export class Scheduler {
   }
 
   #onNodeDeleted(n: N): void {
+    this.#nodes.get(n.metadata.name!)?.detach();
     this.#nodes.delete(n.metadata.name!);
     this.#rebuildNodeList();
   }
@@ -173,6 +180,7 @@ export class Scheduler {
     await this.#podInf.start();
     signal.addEventListener('abort', () => this.#queue.close());
     this.#log.info('scheduler started', { nodes: this.#nodes.size });
+    let sliceStart = performance.now();
     for (;;) {
       const pod = await this.#queue.pop();
       if (!pod) break;
@@ -181,6 +189,13 @@ export class Scheduler {
       } catch (e) {
         this.#log.warn('scheduling cycle failed', { pod: podKey(pod), err: e as Error });
         this.#queue.retry(pod);
+      }
+      // With pods waiting, pop() and the cycle resolve without I/O: a long queue would run as one chain of
+      // microtasks and starve everything else sharing this thread (the API server's requests, bindings'
+      // replies). Yield to the event loop every few milliseconds.
+      if (performance.now() - sliceStart > schedulingSliceMs) {
+        await new Promise<void>((r) => setImmediate(r));
+        sliceStart = performance.now();
       }
     }
     this.#nodeInf.stop();

@@ -176,6 +176,22 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       assert.ok(progress >= w.kv.modRev, `progress mark ${progress} reaches the write at ${w.kv.modRev}`);
     });
 
+    it('tells a watcher started in the past how far its replay reached, even with nothing under its prefix', async () => {
+      const s = await fresh();
+      const from = await s.currentRev();
+      const w = await s.create('/elsewhere/x', enc('1'));
+      assert.ok(w.ok);
+      let progress = 0;
+      const h = s.watch('/quiet/', from, (batch) => {
+        for (const e of batch) if (e.type === 'progress') progress = Math.max(progress, e.rev);
+      }, (e) => assert.fail(e));
+      // No further write: the mark must come from the watch itself.
+      const deadline = Date.now() + 5000;
+      while (progress < w.kv.modRev && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      h.close();
+      assert.ok(progress >= w.kv.modRev, `progress mark ${progress} reaches the write at ${w.kv.modRev}`);
+    });
+
     it('replays history from an older revision, then continues live without gaps or duplicates', async () => {
       const s = await fresh();
       const start = await s.currentRev();

@@ -1,7 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readlinkSync, rmSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadKubeconfig } from '../../src/client/kubeconfig.js';
 import { RestClient } from '../../src/client/rest-client.js';
@@ -75,6 +75,9 @@ export class TestServer {
   /** Stops the server and removes its data dir. */
   async dispose(): Promise<void> {
     await this.kill();
+    // For post-mortems of flaky runs: SKIFF_TEST_SERVER_LOGS=DIR keeps every server's output.
+    const keep = process.env['SKIFF_TEST_SERVER_LOGS'];
+    if (keep) writeFileSync(join(keep, `${basename(this.dataDir)}.log`), this.output);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

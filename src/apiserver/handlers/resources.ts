@@ -159,7 +159,7 @@ async function bindPod(rest: RestStore, ns: string, name: string, body: unknown,
     if (existing) { if (existing.status !== 'True') { existing.status = 'True'; existing.lastTransitionTime = now(); } delete (existing as Record<string, unknown>)['reason']; delete (existing as Record<string, unknown>)['message']; }
     else conds.push({ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() });
     return pod;
-  }, { subresource: 'binding' });
+  }, { subresource: 'binding', storageOnly: true });
 }
 
 function deleteOptions(q: URLSearchParams, body: unknown): DeleteOptions {

@@ -155,7 +155,10 @@ export class RestStore {
   async #consistent(rv: string | undefined): Promise<void> {
     const cache = this.#deps.cache;
     if (rv === undefined || rv === '') {
-      if (!(await cache.sync())) throw new ApiError(504, 'Timeout', 'Timeout: the watch cache did not catch up with the store in time');
+      if (!(await cache.sync())) {
+        this.#deps.log.warn('watch cache behind the store', { resource: this.#res, cacheRev: cache.rev, storeRev: await this.#deps.store.currentRev() });
+        throw new ApiError(504, 'Timeout', 'Timeout: the watch cache did not catch up with the store in time');
+      }
       return;
     }
     if (rv === '0') return;
@@ -489,7 +492,14 @@ export class RestStore {
   async guaranteedUpdate(
     namespace: string | undefined, name: string, o: WriteOptions,
     mutate: (current: KubeObject) => KubeObject,
-    opts: { subresource?: string; precondition?: string; onMissing?: () => Promise<KubeObject>; manage?: (next: KubeObject, current: KubeObject) => void } = {},
+    opts: {
+      subresource?: string; precondition?: string; onMissing?: () => Promise<KubeObject>; manage?: (next: KubeObject, current: KubeObject) => void;
+      /**
+       * A storage-level update, as upstream's pods/binding makes: `mutate` alone decides the next object —
+       * no update strategy, admission, validation or field management.
+       */
+      storageOnly?: boolean;
+    } = {},
   ): Promise<{ object: KubeObject; created: boolean }> {
     const key = this.key(namespace, name);
     await this.#consistent(undefined);
@@ -499,8 +509,17 @@ export class RestStore {
         if (opts.onMissing) return { object: await opts.onMissing(), created: true };
         throw notFound(this.#res, name);
       }
-      const current = this.#copy(entry);
       const pinned = opts.precondition;
+      if (opts.storageOnly) {
+        if (pinned && pinned !== String(entry.rev)) throw modifiedConflict(this.#res, name);
+        const next = mutate(this.#copy(entry));
+        if (o.dryRun) return { object: next, created: false };
+        const res = await this.#deps.store.update(key, encode(this.#toStorage(next)), entry.rev, await this.#leaseFor());
+        if (res.ok) return { object: this.toApi(decode(res.kv, res.kv.modRev)), created: false };
+        if (pinned) throw modifiedConflict(this.#res, name);
+        continue;
+      }
+      const current = this.#copy(entry);
       if (pinned && pinned !== current.metadata.resourceVersion) throw modifiedConflict(this.#res, name);
       const next = mutate(this.#copy(entry));
       next.metadata.resourceVersion = current.metadata.resourceVersion;
@@ -554,11 +573,6 @@ export class RestStore {
       for (const k of Object.keys(next)) delete next[k];
       Object.assign(next, structuredClone(current));
       (next as { spec?: Record<string, unknown> }).spec = { ...((next as { spec?: object }).spec ?? {}), finalizers };
-      return;
-    }
-    if (subresource === 'binding') {
-      // A binding sets spec.nodeName and the PodScheduled condition together; the pod's status strategy must not undo it.
-      this.def.defaults?.(next);
       return;
     }
     if (subresource === 'status' && this.def.statusSubresource) {

@@ -1,3 +1,4 @@
+import type { Container } from 'kubernetes-types/core/v1.js';
 import type { Plugin } from '../framework.js';
 import { maxNodeScore } from '../framework.js';
 
@@ -15,7 +16,13 @@ function candidates(image: string): string[] {
   return [image, normalizedImage(image), `docker.io/library/${normalizedImage(image)}`];
 }
 
-interface Pre { totalNodes: number; nodesWith: Map<string, number> }
+interface Pre {
+  totalNodes: number;
+  nodesWith: Map<string, number>;
+  containers: readonly Container[];
+  /** The score of a node that holds none of the images (most nodes, often). */
+  scoreWithNone: number;
+}
 
 /**
  * Prefer nodes that already hold the pod's images, as upstream's ImageLocality: each image present counts
@@ -29,26 +36,35 @@ export const imageLocality: Plugin = {
     // How many nodes hold each name the pod's images may be listed under (upstream's ImageStateSummary.NumNodes).
     const nodesWith = new Map<string, number>();
     for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) for (const n of candidates(c.image ?? '')) nodesWith.set(n, 0);
-    for (const node of state.nodes) {
-      if (node.images.size === 0) continue;
-      for (const [name, count] of nodesWith) if (node.images.has(name)) nodesWith.set(name, count + 1);
+    const known = state.totals?.nodesWithImage;
+    if (known) for (const name of nodesWith.keys()) nodesWith.set(name, known.get(name) ?? 0);
+    else {
+      for (const node of state.nodes) {
+        if (node.images.size === 0) continue;
+        for (const [name, count] of nodesWith) if (node.images.has(name)) nodesWith.set(name, count + 1);
+      }
     }
-    state.write(key, { totalNodes: state.nodes.length, nodesWith } satisfies Pre);
+    const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    state.write(key, { totalNodes: state.nodes.length, nodesWith, containers, scoreWithNone: scaled(0, containers.length) } satisfies Pre);
   },
   score(state, pod, node) {
     const pre = state.read<Pre>(key);
-    const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    const containers = pre?.containers ?? [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    if (node.images.size === 0) return pre?.scoreWithNone ?? scaled(0, containers.length);
     let sum = 0;
-    if (node.images.size > 0) {
-      for (const c of containers) {
-        const name = candidates(c.image ?? '').find((n) => node.images.has(n));
-        if (name === undefined) continue;
-        const spread = pre && pre.totalNodes > 0 ? (pre.nodesWith.get(name) ?? 1) / pre.totalNodes : 1;
-        sum += Math.trunc(node.images.get(name)! * spread);
-      }
+    for (const c of containers) {
+      const name = candidates(c.image ?? '').find((n) => node.images.has(n));
+      if (name === undefined) continue;
+      const spread = pre && pre.totalNodes > 0 ? (pre.nodesWith.get(name) ?? 1) / pre.totalNodes : 1;
+      sum += Math.trunc(node.images.get(name)! * spread);
     }
-    const maxThreshold = maxContainerThreshold * Math.max(1, containers.length);
-    const clamped = Math.min(Math.max(sum, minThreshold), maxThreshold);
-    return Math.floor((maxNodeScore * (clamped - minThreshold)) / (maxThreshold - minThreshold));
+    return scaled(sum, containers.length);
   },
 };
+
+/** The summed image sizes, clamped to 23 MiB .. 1000 MiB per container, as a 0..100 score. */
+function scaled(sum: number, containers: number): number {
+  const maxThreshold = maxContainerThreshold * Math.max(1, containers);
+  const clamped = Math.min(Math.max(sum, minThreshold), maxThreshold);
+  return Math.floor((maxNodeScore * (clamped - minThreshold)) / (maxThreshold - minThreshold));
+}

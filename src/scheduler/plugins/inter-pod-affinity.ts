@@ -51,9 +51,16 @@ const key = 'InterPodAffinity';
 /** Upstream's default hardPodAffinityWeight: existing pods' required affinity terms as a preference. */
 const hardPodAffinityWeight = 1;
 
-/** Every pod placed on one of the cycle's nodes (bound or assumed), with its node. */
-function forEachPod(state: CycleState, fn: (node: NodeInfo, pod: Pod) => void): void {
-  for (const node of state.nodes) for (const p of node.pods.values()) fn(node, p.pod);
+type PodSet = 'pods' | 'podsWithAffinity' | 'podsWithRequiredAntiAffinity';
+
+/** Every pod of the given set placed on one of the cycle's nodes (bound or assumed), with its node. */
+function forEachPod(state: CycleState, set: PodSet, fn: (node: NodeInfo, pod: Pod) => void): void {
+  const t = state.totals;
+  if (t && ((set === 'podsWithAffinity' && t.podsWithAffinity === 0) || (set === 'podsWithRequiredAntiAffinity' && t.podsWithRequiredAntiAffinity === 0))) return;
+  for (const node of state.nodes) {
+    const pods = node[set];
+    if (pods.size > 0) for (const p of pods.values()) fn(node, p.pod);
+  }
 }
 
 /**
@@ -68,7 +75,9 @@ export const interPodAffinity: Plugin = {
     const affinity = (a?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []).map((t) => compile(t, pod));
     const anti = (a?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []).map((t) => compile(t, pod));
     const pre: Pre = { affinity, anti, affinityCounts: new Map(), antiCounts: new Map(), existingAnti: new Map() };
-    forEachPod(state, (node, p) => {
+    // Without terms of its own, only existing pods' required anti-affinity can matter.
+    const set: PodSet = affinity.length > 0 || anti.length > 0 ? 'pods' : 'podsWithRequiredAntiAffinity';
+    forEachPod(state, set, (node, p) => {
       // An existing pod counts for the affinity terms only if it matches all of them.
       if (affinity.length > 0 && matchesAll(affinity, p)) for (const t of affinity) bump(pre.affinityCounts, node, t.topologyKey, 1);
       for (const t of anti) if (matches(t, p)) bump(pre.antiCounts, node, t.topologyKey, 1);
@@ -82,7 +91,7 @@ export const interPodAffinity: Plugin = {
   },
   filter(state, pod, node) {
     const pre = state.read<Pre>(key);
-    if (!pre) return success;
+    if (!pre || (pre.affinity.length === 0 && pre.anti.length === 0 && pre.existingAnti.size === 0)) return success;
     const labels = node.node.metadata?.labels ?? {};
     // Required affinity: every term's domain here must hold a pod matching all terms; the first pod of a
     // group that wants to be with itself may go to any node that has all the topology labels.
@@ -116,7 +125,7 @@ export const interPodAffinity: Plugin = {
     const avoid = weighted(a?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution, pod, -1);
     const own = [...prefer, ...avoid];
     const scores = new Map<string, number>();
-    forEachPod(state, (node, p) => {
+    forEachPod(state, own.length > 0 ? 'pods' : 'podsWithAffinity', (node, p) => {
       const ea = p.spec?.affinity;
       if (own.length === 0 && !ea?.podAffinity && !ea?.podAntiAffinity) return;
       // The incoming pod's preferences about the existing pod...

@@ -12,8 +12,10 @@ export const nodeAffinity: Plugin = {
     return unschedulable("node(s) didn't match Pod's node affinity/selector", `${node.name} labels do not match ${sel ? `nodeSelector ${sel}` : 'the required node affinity'}`, true);
   },
   score(_s, pod, node) {
+    const preferred = pod.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution;
+    if (!preferred || preferred.length === 0) return 0;
     let total = 0;
-    for (const p of pod.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []) {
+    for (const p of preferred) {
       if (p.weight && termMatches(p.preference, node.node)) total += p.weight;
     }
     return total;

@@ -1,3 +1,4 @@
+import type { Toleration } from 'kubernetes-types/core/v1.js';
 import type { Plugin } from '../framework.js';
 import { normalizeByMax, success, unschedulable } from '../framework.js';
 import { toleratedBy } from './helpers.js';
@@ -6,6 +7,8 @@ import { toleratedBy } from './helpers.js';
  * NoSchedule and NoExecute taints the pod does not tolerate keep it off a node; untolerated
  * PreferNoSchedule taints lower the node's score.
  */
+const key = 'TaintToleration';
+
 export const taintToleration: Plugin = {
   name: 'TaintToleration',
   weight: 3,
@@ -17,9 +20,16 @@ export const taintToleration: Plugin = {
     }
     return success;
   },
-  score(_s, pod, node) {
-    const preferring = (pod.spec?.tolerations ?? []).filter((t) => !t.effect || t.effect === 'PreferNoSchedule');
-    return node.taints.filter((t) => t.effect === 'PreferNoSchedule' && !toleratedBy(t, preferring)).length;
+  score(state, pod, node) {
+    if (node.taints.length === 0) return 0;
+    let preferring = state.read<Toleration[]>(key);
+    if (!preferring) {
+      preferring = (pod.spec?.tolerations ?? []).filter((t) => !t.effect || t.effect === 'PreferNoSchedule');
+      state.write(key, preferring);
+    }
+    let n = 0;
+    for (const t of node.taints) if (t.effect === 'PreferNoSchedule' && !toleratedBy(t, preferring)) n++;
+    return n;
   },
   normalize(scores) { normalizeByMax(scores, true); },
 };

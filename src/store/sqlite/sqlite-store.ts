@@ -347,6 +347,9 @@ export class SqliteStore implements Store {
       }));
       after = rows[rows.length - 1]!.id;
     }
+    // The writes since `fromRev` may all lie under other prefixes: say where the replay ended, or a cache
+    // started now would believe itself behind until the next write anywhere.
+    if (after < this.#rev) sink([{ type: 'progress', rev: this.#rev }]);
     this.#watchers.add(w);
     return { close: () => { w.closed = true; this.#watchers.delete(w); } };
   }
