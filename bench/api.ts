@@ -3,17 +3,15 @@
  * run with the raw store's durable write rate; GETs, a 10k-pod LIST, watch delivery, time to ready and
  * idle memory. Prints one JSON line.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { loadKubeconfig } from '../src/client/kubeconfig.js';
 import { RestClient } from '../src/client/rest-client.js';
+import { cpuSeconds, parallel, percentile, rssMb, startServer } from './harness.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const clients = 16;
 const podsToCreate = Number(process.env['BENCH_PODS'] ?? 12_000);
 
@@ -31,11 +29,6 @@ function pod(i: number): Record<string, unknown> {
   };
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d;
 
 /** The floor: the same durable (group-committed, fsync'd) creates straight into the store, no HTTP, no API logic. */
@@ -44,71 +37,43 @@ async function rawStoreRate(n: number): Promise<number> {
   const store = new SqliteStore({ path: join(dir, 'state.db') });
   const enc = new TextEncoder();
   const values = Array.from({ length: 64 }, (_, i) => enc.encode(JSON.stringify(pod(i))));
-  let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    for (let i = next++; i < n; i = next++) {
-      const r = await store.create(`/registry/pods/default/bench-${i}`, values[i % 64]!);
-      if (!r.ok) throw new Error('raw create failed');
-    }
-  }));
+  await parallel(n, clients, async (i) => {
+    const r = await store.create(`/registry/pods/default/bench-${i}`, values[i % 64]!);
+    if (!r.ok) throw new Error('raw create failed');
+  });
   const rate = n / ((performance.now() - t0) / 1000);
   await store.close();
   rmSync(dir, { recursive: true, force: true });
   return rate;
 }
 
-/** CPU seconds a process has used (user + system), from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return round(kb / 1024);
-}
-
 async function main(): Promise<void> {
   const raw = await rawStoreRate(podsToCreate);
 
-  const dataDir = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
   const t0 = performance.now();
-  const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : [];
-  const proc = spawn(process.execPath, [...profile, join(root, 'dist', 'src', 'cli', 'main.js'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1'], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' },
-  });
-  let out = '';
-  await new Promise<void>((res, rej) => {
-    proc.stdout.on('data', (d: Buffer) => { out += d.toString(); if (/ready in/.test(out)) res(); });
-    proc.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    proc.once('exit', (code) => rej(new Error(`server exited ${code}: ${out}`)));
-  });
+  const server = await startServer();
   const readyWallMs = performance.now() - t0;
-  const readyMs = Number(/ready in ([\d.]+)s/.exec(out)![1]) * 1000;
+  const readyMs = Number(/ready in ([\d.]+)s/.exec(server.banner)![1]) * 1000;
   try {
     await new Promise((r) => setTimeout(r, 1500));
-    const idleRss = rssMb(proc.pid!);
-    const client = new RestClient(loadKubeconfig(join(dataDir, 'kubeconfig.yaml')), { maxSockets: clients });
+    const idleRss = rssMb(server.pid);
+    const client = new RestClient(loadKubeconfig(server.kubeconfig), { maxSockets: clients });
 
     // Creates.
     const latencies: number[] = [];
-    let next = 0;
     let failed = 0;
     const c0 = performance.now();
-    const serverCpu0 = cpuSeconds(proc.pid!);
+    const serverCpu0 = cpuSeconds(server.pid);
     const clientCpu0 = process.cpuUsage();
-    await Promise.all(Array.from({ length: clients }, async () => {
-      for (let i = next++; i < podsToCreate; i = next++) {
-        const s = performance.now();
-        const r = await client.request('POST', '/api/v1/namespaces/default/pods', { body: pod(i) });
-        latencies.push(performance.now() - s);
-        if (r.status !== 201) failed++;
-      }
-    }));
+    await parallel(podsToCreate, clients, async (i) => {
+      const s = performance.now();
+      const r = await client.request('POST', '/api/v1/namespaces/default/pods', { body: pod(i) });
+      latencies.push(performance.now() - s);
+      if (r.status !== 201) failed++;
+    });
     const createSecs = (performance.now() - c0) / 1000;
-    const serverCpu = cpuSeconds(proc.pid!) - serverCpu0;
+    const serverCpu = cpuSeconds(server.pid) - serverCpu0;
     const clientCpuUs = process.cpuUsage(clientCpu0);
     const clientCpu = (clientCpuUs.user + clientCpuUs.system) / 1e6;
     if (failed > 0) throw new Error(`${failed} creates failed`);
@@ -164,27 +129,25 @@ async function main(): Promise<void> {
       clients,
       pods: podsToCreate,
       creates_per_s: Math.round(creates),
-      create_p50_ms: round(percentile(latencies, 50), 2),
-      create_p99_ms: round(percentile(latencies, 99), 2),
+      create_p50_ms: round(percentile(latencies, 0.5), 2),
+      create_p99_ms: round(percentile(latencies, 0.99), 2),
       raw_store_writes_per_s: Math.round(raw),
       ratio_to_raw: round(creates / raw, 3),
       server_cpu_ms_per_create: round((serverCpu * 1000) / podsToCreate, 3),
       client_cpu_ms_per_create: round((clientCpu * 1000) / podsToCreate, 3),
       create_phase_cpu_cores: round((serverCpu + clientCpu) / createSecs, 2),
       get_per_s: Math.round(getRate),
-      list_10k_pods_ms: round(percentile(listTimes, 50)),
+      list_10k_pods_ms: round(percentile(listTimes, 0.5)),
       watch_events_per_s: Math.round(events / watchSecs),
       watch_events_received: events,
       patches_sent: patches,
       ready_ms: Math.round(readyMs),
       ready_wall_ms: Math.round(readyWallMs),
       idle_rss_mb: idleRss,
-      loaded_rss_mb: rssMb(proc.pid!),
+      loaded_rss_mb: rssMb(server.pid),
     }) + '\n');
   } finally {
-    if (profile.length > 0) await new Promise((r) => { proc.once('exit', r); proc.kill('SIGTERM'); });
-    else proc.kill('SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 

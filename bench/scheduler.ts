@@ -3,42 +3,15 @@
  * (plain Node objects, no kubelet), creates P pods with resource requests and a node affinity through
  * 16 concurrent clients, and watches for their bindings. Prints one JSON line per configuration.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { loadKubeconfig } from '../src/client/kubeconfig.js';
 import { RestClient } from '../src/client/rest-client.js';
 import type { Node, Pod } from 'kubernetes-types/core/v1.js';
 import { findNode, type Snapshot } from '../src/scheduler/algorithm.js';
-import { NodeInfo, newPodInfo } from '../src/scheduler/node-info.js';
+import { ClusterTotals, NodeInfo, newPodInfo } from '../src/scheduler/node-info.js';
+import { cpuSeconds, parallel, percentile, startServer } from './harness.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const clients = 16;
-
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
-async function startServer(dataDir: string): Promise<{ pid: number; stop(): Promise<void>; kubeconfig: string }> {
-  const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : [];
-  const proc = spawn(process.execPath, [...profile, join(root, 'dist', 'src', 'cli', 'main.js'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1',
-    '--controllers=-deployment,-replicaset,-garbagecollector,-namespace'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' } });
-  let out = '';
-  await new Promise<void>((res, rej) => {
-    proc.stdout.on('data', (d: Buffer) => { out += d.toString(); if (/ready in/.test(out)) res(); });
-    proc.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    proc.once('exit', (code) => rej(new Error(`server exited ${code}: ${out}`)));
-  });
-  const stop = async (): Promise<void> => {
-    if (profile.length === 0) { proc.kill('SIGKILL'); return; }
-    await new Promise((r) => { proc.once('exit', r); proc.kill('SIGTERM'); });
-  };
-  return { pid: proc.pid!, stop, kubeconfig: join(dataDir, 'kubeconfig.yaml') };
-}
 
 /** Node i: 32 cpu, 128Gi, 110 pods; a zone of three; every tenth one is `tier=small`. */
 function benchNode(i: number): Node {
@@ -64,17 +37,11 @@ function benchPod(i: number): Pod {
   };
 }
 
-async function parallel(n: number, fn: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: clients }, async () => { for (let i = next++; i < n; i = next++) await fn(i); }));
-}
-
 async function run(nodes: number, pods: number): Promise<Record<string, unknown>> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'skiff-bench-sched-'));
-  const server = await startServer(dataDir);
+  const server = await startServer(['--controllers=-deployment,-replicaset,-garbagecollector,-namespace']);
   const client = new RestClient(loadKubeconfig(server.kubeconfig), { maxSockets: clients });
   try {
-    await parallel(nodes, async (i) => {
+    await parallel(nodes, clients, async (i) => {
       const r = await client.request('POST', '/api/v1/nodes', { body: benchNode(i) });
       if (r.status !== 201) throw new Error(`node create ${r.status}`);
     });
@@ -99,7 +66,7 @@ async function run(nodes: number, pods: number): Promise<Record<string, unknown>
     }, ac.signal);
     const cpu0 = cpuSeconds(server.pid);
     const start = performance.now();
-    await parallel(pods, async (i) => {
+    await parallel(pods, clients, async (i) => {
       created.set(`pod-${i}`, performance.now());
       const r = await client.request('POST', '/api/v1/namespaces/default/pods', { body: benchPod(i) });
       if (r.status !== 201) throw new Error(`pod create ${r.status}`);
@@ -115,15 +82,14 @@ async function run(nodes: number, pods: number): Promise<Record<string, unknown>
       bench: 'scheduler', nodes, pods, bound,
       pods_per_s: Math.round(bound / secs),
       api_creates_per_s: Math.round(pods / ((createdBy - start) / 1000)),
-      p50_schedule_ms: Math.round(latencies[Math.floor(latencies.length * 0.5)] ?? 0),
-      p99_schedule_ms: Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0),
+      p50_schedule_ms: Math.round(percentile(latencies, 0.5)),
+      p99_schedule_ms: Math.round(percentile(latencies, 0.99)),
       server_cpu_ms_per_pod: Math.round((cpu * 1000 * 100) / pods) / 100,
       seconds: Math.round(secs * 100) / 100,
     };
   } finally {
     client.close();
     await server.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -132,8 +98,10 @@ async function run(nodes: number, pods: number): Promise<Record<string, unknown>
  * end-to-end figure would reach if the API cost nothing. Their ratio says where the time goes.
  */
 function algorithmOnly(nodes: number, pods: number): Record<string, unknown> {
-  const infos = Array.from({ length: nodes }, (_, i) => new NodeInfo(benchNode(i)));
-  const snap: Snapshot = { nodes: infos, allPods: function* () { for (const n of infos) yield* n.pods.values(); } };
+  const totals = new ClusterTotals();
+  const infos = Array.from({ length: nodes }, (_, i) => new NodeInfo(benchNode(i), totals));
+  const byName = new Map(infos.map((n) => [n.name, n]));
+  const snap: Snapshot = { nodes: infos, totals, allPods: function* () { for (const n of infos) yield* n.pods.values(); } };
   let start = 0;
   const t0 = performance.now();
   for (let i = 0; i < pods; i++) {
@@ -142,7 +110,7 @@ function algorithmOnly(nodes: number, pods: number): Record<string, unknown> {
     const r = findNode(pod, snap, { startIndex: start });
     start = (start + r.evaluated) % nodes;
     if (!r.node) throw new Error(`pod ${i} found no node`);
-    infos.find((n) => n.name === r.node)!.addPod(newPodInfo(pod));
+    byName.get(r.node)!.addPod(newPodInfo(pod));
   }
   const secs = (performance.now() - t0) / 1000;
   return { bench: 'scheduler-algorithm', nodes, pods, pods_per_s: Math.round(pods / secs), us_per_pod: Math.round((secs * 1e6) / pods) };

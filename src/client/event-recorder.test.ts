@@ -32,6 +32,23 @@ describe('EventRecorder', () => {
     assert.equal(byReason.get('Pulled')!.involvedObject.kind, 'Pod');
   });
 
+  it('combines similar events and drops the long tail, as client-go does for a big ReplicaSet', async () => {
+    const c = srv.client();
+    const rs = await c.call<KubeObject>('POST', '/apis/apps/v1/namespaces/default/replicasets', {
+      body: { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'big' }, spec: { replicas: 0, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } } },
+    });
+    const rec = new EventRecorder(c, 'replicaset-controller');
+    for (let i = 0; i < 30; i++) rec.event(rs, 'Normal', 'SuccessfulCreate', `Created pod: big-${i}`);
+    await rec.flush();
+    const list = await c.call<{ items: Ev[] }>('GET', `/api/v1/namespaces/default/events?fieldSelector=involvedObject.uid%3D${rs.metadata.uid}`);
+    const combined = list.items.filter((e) => e.message.startsWith('(combined from similar events): '));
+    assert.equal(list.items.length, 10, 'nine Events as they came, one combined');
+    assert.equal(combined.length, 1);
+    // 25 tokens: nine single Events, the combined one, and 15 counts on it; the last five are dropped.
+    assert.equal(combined[0]!.count, 16);
+    assert.equal(combined[0]!.message, '(combined from similar events): Created pod: big-24');
+  });
+
   it('never throws into its caller when the API refuses the event', async () => {
     const c = srv.client();
     const rec = new EventRecorder(c, 'test');

@@ -3,20 +3,16 @@ import { realClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { ApiRequestError, type RestClient } from './rest-client.js';
 import { rfc3339 } from '../util/time.js';
+import { EventCorrelator } from './event-correlator.js';
 
 export type EventType = 'Normal' | 'Warning';
 
-interface Seen { name: string; namespace: string; count: number; first: string; at: number }
-
-/** Repeats within this window update the existing Event (count, lastTimestamp), as upstream's correlator. */
-const aggregateWindowMs = 10 * 60 * 1000;
 const maxPending = 1000;
 
-
 /**
- * Records core/v1 Events about objects, as client-go's recorder: identical events (same object,
- * reason, message, type, source) within 10 minutes bump `count` and `lastTimestamp` on one Event, which
- * `kubectl describe` shows as "x3 over 2m". Writes happen in the background, in order; a recorder
+ * Records core/v1 Events about objects, as client-go's recorder: identical events bump `count` and
+ * `lastTimestamp` on one Event (`kubectl describe` shows "x3 over 2m"), similar ones are combined and the
+ * long tail is dropped (see EventCorrelator). Writes happen in the background, in order; a recorder
  * never blocks or fails its caller.
  */
 export class EventRecorder {
@@ -25,7 +21,7 @@ export class EventRecorder {
   readonly #host: string;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #seen = new Map<string, Seen>();
+  readonly #correlator = new EventCorrelator();
   #chain: Promise<void> = Promise.resolve();
   #pending = 0;
 
@@ -62,28 +58,32 @@ export class EventRecorder {
       apiVersion: obj.apiVersion, resourceVersion: obj.metadata.resourceVersion,
     };
     if (fieldPath) involvedObject['fieldPath'] = fieldPath;
-    const key = JSON.stringify([obj.metadata.uid, obj.kind, ns, obj.metadata.name, fieldPath ?? '', type, reason, message]);
-    const seen = this.#seen.get(key);
-    if (seen && now - seen.at < aggregateWindowMs) {
-      seen.count++;
-      seen.at = now;
-      const r = await this.#client.request('PATCH', `/api/v1/namespaces/${seen.namespace}/events/${seen.name}`, {
-        body: { count: seen.count, lastTimestamp: rfc3339(now) }, contentType: 'application/merge-patch+json',
+    const c = this.#correlator.correlate({
+      component: this.#component, host: this.#host, kind: obj.kind ?? '', namespace: ns, name: obj.metadata.name ?? '', uid: obj.metadata.uid ?? '',
+      apiVersion: obj.apiVersion ?? '', fieldPath: fieldPath ?? '', type, reason, message,
+    }, now);
+    if (c.skip) return;
+    if (c.existing) {
+      const r = await this.#client.request('PATCH', `/api/v1/namespaces/${ns}/events/${c.existing.name}`, {
+        body: { count: c.count, lastTimestamp: rfc3339(now), message: c.message }, contentType: 'application/merge-patch+json',
       });
-      if (r.status === 200) return;
-      this.#seen.delete(key);
+      if (r.status === 200) {
+        this.#correlator.written(c.key, { name: c.existing.name, count: c.count, firstTimestamp: c.existing.firstTimestamp });
+        return;
+      }
+      // Gone (expired or deleted): start a new Event.
+      this.#correlator.forget(c.key);
     }
     const name = `${obj.metadata.name}.${(BigInt(now) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000))).toString(16)}`;
     const body = {
       apiVersion: 'v1', kind: 'Event', metadata: { name, namespace: ns },
-      involvedObject, reason, message, type,
+      involvedObject, reason, message: c.message, type,
       source: { component: this.#component, ...(this.#host ? { host: this.#host } : {}) },
       firstTimestamp: rfc3339(now), lastTimestamp: rfc3339(now), count: 1,
       reportingComponent: this.#component, reportingInstance: this.#host,
     };
     const r = await this.#client.request('POST', `/api/v1/namespaces/${ns}/events`, { body });
     if (r.status !== 201) throw new ApiRequestError(r.status, r.body as never, 'POST', 'events');
-    if (this.#seen.size > 4096) this.#seen.clear();
-    this.#seen.set(key, { name, namespace: ns, count: 1, first: body.firstTimestamp, at: now });
+    this.#correlator.written(c.key, { name, count: 1, firstTimestamp: body.firstTimestamp });
   }
 }

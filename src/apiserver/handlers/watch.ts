@@ -57,9 +57,17 @@ export async function serveWatch(req: IncomingMessage, res: ServerResponse, rest
       chunk += line(e);
       if (e.type === 'ERROR') error = true;
     }
+    // Commits that land in the same turn of the event loop leave in one socket write (and one TLS record)
+    // instead of one each: under load that is most of the cost of a watch.
+    if (!corked) {
+      corked = true;
+      res.cork();
+      setImmediate(() => { corked = false; res.uncork(); });
+    }
     res.write(chunk);
     if (error || res.writableLength > maxBufferedBytes) finish();
   };
+  let corked = false;
 
   const start = (): void => {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
