@@ -48,11 +48,23 @@ async function rawStoreRate(n: number): Promise<number> {
   return rate;
 }
 
+/** Idle memory of a complete server (API, store, scheduler and controller threads), started fresh. */
+async function fullServerIdleRss(): Promise<number> {
+  const full = await startServer();
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    return rssMb(full.pid);
+  } finally {
+    await full.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const raw = await rawStoreRate(podsToCreate);
 
   const t0 = performance.now();
-  const server = await startServer();
+  // The API server alone: no scheduler or controllers acting on (and writing about) the pods created.
+  const server = await startServer(['--disable-scheduler', '--controllers=-deployment,-replicaset,-garbagecollector,-namespace']);
   const readyWallMs = performance.now() - t0;
   const readyMs = Number(/ready in ([\d.]+)s/.exec(server.banner)![1]) * 1000;
   try {
@@ -144,6 +156,7 @@ async function main(): Promise<void> {
       ready_ms: Math.round(readyMs),
       ready_wall_ms: Math.round(readyWallMs),
       idle_rss_mb: idleRss,
+      idle_rss_with_scheduler_and_controllers_mb: await fullServerIdleRss(),
       loaded_rss_mb: rssMb(server.pid),
     }) + '\n');
   } finally {

@@ -267,9 +267,18 @@ export class SimulatedNodes {
     this.#pods?.stop();
     if (!removeNodes) return;
     const c = this.#o.client;
+    // When the server is gone there is nothing to clean up: give up at the first connection failure
+    // rather than trying thousands of nodes one by one.
+    let unreachable = false;
     await Promise.all([...this.#names].map((n) => this.#limit.run(async () => {
-      await c.request('DELETE', `/api/v1/nodes/${n}`);
-      await c.request('DELETE', `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${n}`);
+      if (unreachable) return;
+      try {
+        await c.request('DELETE', `/api/v1/nodes/${n}`);
+        await c.request('DELETE', `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${n}`);
+      } catch (e) {
+        if (!unreachable) this.#log.warn('cannot remove simulated nodes: server unreachable', { err: e as Error });
+        unreachable = true;
+      }
     })));
   }
 }
