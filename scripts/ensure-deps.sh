@@ -4,16 +4,34 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# command -> Debian package providing it
+# What must be on the machine -> the Debian package providing it. A path is checked as a file, a bare
+# name as a command. Build tools for better-sqlite3 and the pause binary; the node agent's runtime
+# (runc, conmon, CNI plugins, umoci, ip, iptables); and what the tests build their images and registry with.
 declare -A need=(
   [python3]=python3
   [make]=make
   [g++]=g++
+  [gcc]=gcc
+  [/usr/include/stdlib.h]=libc6-dev
   [curl]=curl
+  [runc]=runc
+  [conmon]=conmon
+  [/usr/lib/cni/bridge]=containernetworking-plugins
+  [umoci]=umoci
+  [ip]=iproute2
+  [iptables]=iptables
+  [conntrack]=conntrack
+  [busybox]=busybox-static
+  [nginx]=nginx-light
+  [skopeo]=skopeo
+  [docker-registry]=docker-registry
 )
 missing=()
-for cmd in "${!need[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+for item in "${!need[@]}"; do
+  if [[ "$item" == /* ]]; then [ -e "$item" ] && continue
+  else command -v "$item" >/dev/null 2>&1 && continue
+  fi
+  missing+=("${need[$item]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+
+export interface MonitorOptions {
+  readonly conmon: string;
+  readonly runc: string;
+  readonly runcRoot: string;
+  readonly id: string;
+  readonly bundle: string;
+  /** conmon writes the container's exit code to `<exitDir>/<id>` when it ends. */
+  readonly exitDir: string;
+  /** Where conmon puts the container's attach socket (`<socketDir>/<id>/attach`). */
+  readonly socketDir: string;
+  /** CRI-format log file for stdout and stderr. */
+  readonly logPath: string;
+  /** Keep a stdin pipe for `kubectl attach` (the container spec's `stdin: true`). */
+  readonly stdin?: boolean;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Creates a container under a conmon monitor (runtime.md §4.3): conmon runs `runc create`, holds the
+ * container's stdio, writes CRI-format logs and, when the container ends, its exit code — and it
+ * outlives this agent, so neither logs nor exit codes are lost across an agent restart. Resolves with
+ * the container's pid once it exists (conmon reports it on the sync pipe, fd 3); `runc start` is the
+ * caller's next step.
+ */
+export function createMonitored(o: MonitorOptions): Promise<number> {
+  const args = [
+    '--api-version', '1', '-c', o.id, '-u', o.id, '-n', o.id,
+    '-r', o.runc, '--runtime-arg', `--root=${o.runcRoot}`,
+    '-b', o.bundle, '-p', `${o.bundle}/pid`, '-P', `${o.bundle}/conmon.pid`,
+    '--exit-dir', o.exitDir, '--socket-dir-path', o.socketDir,
+    '-l', `k8s-file:${o.logPath}`, '--log-level', 'error',
+    ...(o.stdin ? ['-i', '--leave-stdin-open'] : []),
+  ];
+  return new Promise((resolve, reject) => {
+    // Detached, in its own session: a signal to the agent's process group must not reach the monitors.
+    const child = spawn(o.conmon, args, {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'], detached: true,
+      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+    });
+    const sync = child.stdio[3] as Readable;
+    let out = '';
+    let err = '';
+    let settled = false;
+    const timer = setTimeout(() => finish(new Error(`conmon did not report container ${o.id} within ${o.timeoutMs ?? 30_000} ms`)), o.timeoutMs ?? 30_000);
+    const finish = (e: Error | undefined, pid?: number): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sync.destroy();
+      child.stderr?.destroy();
+      child.unref();
+      if (e) reject(e);
+      else resolve(pid!);
+    };
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    sync.on('data', (d: Buffer) => {
+      out += d.toString();
+      // One JSON object per line: {"data": <pid>} or {"data": -1, "message": "..."}.
+      for (const line of out.split('\n')) {
+        if (!line.trim()) continue;
+        let msg: { data?: number; message?: string };
+        try { msg = JSON.parse(line) as typeof msg; } catch { continue; }
+        if (typeof msg.data === 'number' && msg.data > 0) return finish(undefined, msg.data);
+        if (typeof msg.data === 'number') return finish(new Error((msg.message ?? err) || 'runc create failed'));
+      }
+    });
+    sync.on('error', () => { /* conmon exiting closes the pipe */ });
+    sync.on('end', () => finish(new Error(err.trim() || `conmon ended without reporting container ${o.id}`)));
+    child.on('error', (e) => finish(new Error(`cannot run conmon: ${e.message}`)));
+  });
+}

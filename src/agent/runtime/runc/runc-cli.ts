@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+
+/** What `runc state` / `runc list -f json` report about one container. */
+export interface RuncState {
+  readonly id: string;
+  readonly pid: number;
+  readonly status: 'created' | 'running' | 'paused' | 'stopped' | 'creating';
+  readonly bundle: string;
+  readonly created: string;
+  readonly annotations?: Record<string, string>;
+}
+
+/** A runc command that failed: the arguments and what runc printed. */
+export class RuncError extends Error {
+  constructor(readonly args: readonly string[], readonly stderr: string, readonly code: number | null) {
+    super(`runc ${args.join(' ')}: ${stderr.trim() || `exit ${code}`}`);
+    this.name = 'RuncError';
+  }
+  get notFound(): boolean { return /does not exist|not found/.test(this.stderr); }
+}
+
+/**
+ * The runc binary with this agent's private state root, so `runc list` is exactly this agent's
+ * inventory and several agents on one host never see each other's containers.
+ */
+export class RuncCli {
+  constructor(readonly root: string, readonly binary = 'runc', readonly timeoutMs = 30_000) {}
+
+  run(args: readonly string[]): Promise<string> {
+    const full = ['--root', this.root, ...args];
+    return new Promise((resolve, reject) => {
+      // stdio must not be inherited pipes of a container (runtime.md pitfall 2): these commands never start one.
+      execFile(this.binary, full, { timeout: this.timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) reject(new RuncError(args, stderr || err.message, typeof err.code === 'number' ? err.code : null));
+        else resolve(stdout);
+      });
+    });
+  }
+
+  async version(): Promise<string> {
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(this.binary, ['--version'], { timeout: 5000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    // "runc version 1.1.5+ds1" → "1.1.5"
+    return /runc version (\S+)/.exec(out)?.[1]?.replace(/\+.*$/, '') ?? 'unknown';
+  }
+
+  async list(): Promise<RuncState[]> {
+    const out = await this.run(['list', '--format', 'json']);
+    const parsed = JSON.parse(out.trim() || 'null') as RuncState[] | null;
+    return parsed ?? [];
+  }
+
+  /** The container's state, or undefined when runc does not know it. */
+  async state(id: string): Promise<RuncState | undefined> {
+    try {
+      return JSON.parse(await this.run(['state', id])) as RuncState;
+    } catch (e) {
+      if (e instanceof RuncError && e.notFound) return undefined;
+      throw e;
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    await this.run(['start', id]);
+  }
+
+  /** Sends a signal; a container that is already gone or stopped is not an error. */
+  async kill(id: string, signal: string): Promise<void> {
+    try {
+      await this.run(['kill', id, signal]);
+    } catch (e) {
+      if (e instanceof RuncError && (e.notFound || /not running|process already finished|container not running/.test(e.stderr))) return;
+      throw e;
+    }
+  }
+
+  /** Force-deletes; a container runc does not know is not an error. */
+  async delete(id: string): Promise<void> {
+    try {
+      await this.run(['delete', '--force', id]);
+    } catch (e) {
+      if (e instanceof RuncError && e.notFound) return;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,340 @@
+import { randomBytes } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile, rename, chmod } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  RuntimeError, type ContainerConfig, type ContainerRuntime, type ContainerStatus, type SandboxConfig, type SandboxStatus,
+} from '../runtime.js';
+import { silentLogger, type Logger } from '../../../util/log.js';
+import { RuncCli, type RuncState } from './runc-cli.js';
+import { createMonitored } from './conmon.js';
+import { annotation, containerSpec, sandboxSpec } from './oci-spec.js';
+import { mountOverlay, unmountOverlay } from './overlay.js';
+import { oomKills, removeCgroup } from './cgroups.js';
+import { etcHosts } from './etc-files.js';
+
+export interface RuncRuntimeOptions {
+  /** Bundles, metadata, exit files (e.g. `<data-dir>/agent/runtime`). */
+  readonly dataDir: string;
+  /** runc's private state root (a tmpfs path such as `/run/skiff/<node>/runc`). */
+  readonly runcRoot: string;
+  readonly runc?: string;
+  readonly conmon?: string;
+  /** The static pause binary (built by `npm run build` into `dist/native/pause`). */
+  readonly pauseBinary?: string;
+  readonly log?: Logger;
+}
+
+interface SandboxMeta {
+  id: string;
+  pod: SandboxConfig['pod'];
+  attempt: number;
+  createdAt: number;
+  netnsPath: string;
+  ip: string;
+  cgroupParent: string;
+  shareProcessNamespace: boolean;
+  hostname: string;
+}
+
+interface ContainerMeta {
+  id: string;
+  sandboxId: string;
+  pod: SandboxConfig['pod'];
+  name: string;
+  attempt: number;
+  kind: 'init' | 'app';
+  image: string;
+  imageId: string;
+  logPath: string;
+  createdAt: number;
+  startedAt?: number;
+  stopSignal?: string;
+  cgroupPath: string;
+  /** Remembered once read: the cgroup (and its OOM counter) goes when the container is deleted. */
+  oomKilled?: boolean;
+}
+
+const defaultPause = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'native', 'pause');
+
+const newId = (): string => randomBytes(16).toString('hex');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Writes a file atomically (temp + rename), so a crash never leaves half a metadata file. */
+async function writeAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Containers on runc, each under a conmon monitor (runtime.md §9): a sandbox is a pause process in the
+ * pod's pinned network namespace with its own IPC/UTS (and PID) namespaces; containers join them, each
+ * on an overlay of its image. Everything the agent needs to find its containers again after a restart
+ * is on disk — runc's state root, bundle metadata, conmon's exit files — and in runc annotations.
+ */
+export class RuncRuntime implements ContainerRuntime {
+  readonly #o: RuncRuntimeOptions;
+  readonly #runc: RuncCli;
+  readonly #log: Logger;
+  readonly #exitListeners: ((id: string) => void)[] = [];
+  #watcher: FSWatcher | undefined;
+  #pauseRootfs = '';
+
+  constructor(o: RuncRuntimeOptions) {
+    this.#o = o;
+    this.#runc = new RuncCli(o.runcRoot, o.runc ?? 'runc');
+    this.#log = (o.log ?? silentLogger).with({ component: 'runtime' });
+  }
+
+  get #sandboxes(): string { return join(this.#o.dataDir, 'sandboxes'); }
+  get #containers(): string { return join(this.#o.dataDir, 'containers'); }
+  get #exits(): string { return join(this.#o.dataDir, 'exits'); }
+  get #sockets(): string { return join(this.#o.dataDir, 'sockets'); }
+
+  /** Prepares directories and the pause rootfs, and starts watching exit files. */
+  async init(): Promise<void> {
+    await Promise.all([this.#sandboxes, this.#containers, this.#exits, this.#sockets, this.#o.runcRoot].map((d) => mkdir(d, { recursive: true })));
+    this.#pauseRootfs = join(this.#o.dataDir, 'pause-rootfs');
+    await mkdir(this.#pauseRootfs, { recursive: true });
+    // runc creates mount points in the rootfs; making them now keeps the shared pause rootfs stable.
+    await Promise.all(['proc', 'dev', 'sys', 'etc'].map((d) => mkdir(join(this.#pauseRootfs, d), { recursive: true })));
+    const target = join(this.#pauseRootfs, 'pause');
+    const source = this.#o.pauseBinary ?? defaultPause;
+    const [src, dst] = await Promise.all([stat(source).catch(() => undefined), stat(target).catch(() => undefined)]);
+    if (!src) throw new Error(`the pause binary ${source} is missing: run \`npm run build\` (it needs gcc and libc6-dev)`);
+    if (!dst || dst.size !== src.size || dst.mtimeMs < src.mtimeMs) {
+      await copyFile(source, `${target}.tmp`);
+      await chmod(`${target}.tmp`, 0o755);
+      await rename(`${target}.tmp`, target);
+    }
+    this.#watcher = watch(this.#exits, (_event, file) => {
+      // conmon writes `<id>.<random>` first and renames it to `<id>`.
+      if (!file || file.includes('.')) return;
+      for (const l of this.#exitListeners) l(file.toString());
+    });
+  }
+
+  async version(): Promise<{ name: string; version: string }> {
+    return { name: 'runc', version: await this.#runc.version() };
+  }
+
+  onExit(fn: (id: string) => void): void {
+    this.#exitListeners.push(fn);
+  }
+
+  async close(): Promise<void> {
+    this.#watcher?.close();
+  }
+
+  // ---------------------------------------------------------------- sandboxes
+
+  async runSandbox(cfg: SandboxConfig): Promise<SandboxStatus> {
+    const bundle = join(this.#sandboxes, cfg.id);
+    await mkdir(join(bundle, 'etc'), { recursive: true });
+    const meta: SandboxMeta = {
+      id: cfg.id, pod: cfg.pod, attempt: cfg.attempt, createdAt: Date.now(), netnsPath: cfg.netnsPath, ip: cfg.ip,
+      cgroupParent: cfg.cgroupParent, shareProcessNamespace: cfg.shareProcessNamespace, hostname: cfg.hostname,
+    };
+    await Promise.all([
+      writeAtomic(join(bundle, 'meta.json'), JSON.stringify(meta)),
+      writeFile(join(bundle, 'etc', 'hosts'), etcHosts(cfg.ip, cfg.hostname)),
+      writeFile(join(bundle, 'etc', 'hostname'), `${cfg.hostname}\n`),
+      copyFile('/etc/resolv.conf', join(bundle, 'etc', 'resolv.conf')).catch(() => writeFile(join(bundle, 'etc', 'resolv.conf'), '')),
+    ]);
+    const annotations = {
+      [annotation.kind]: 'sandbox', [annotation.sandboxId]: cfg.id, [annotation.podUid]: cfg.pod.uid,
+      [annotation.podName]: cfg.pod.name, [annotation.podNamespace]: cfg.pod.namespace,
+    };
+    await writeAtomic(join(bundle, 'config.json'), JSON.stringify(sandboxSpec(cfg, this.#pauseRootfs, annotations)));
+    try {
+      const pid = await createMonitored({
+        conmon: this.#o.conmon ?? 'conmon', runc: this.#o.runc ?? '/usr/sbin/runc', runcRoot: this.#o.runcRoot, id: cfg.id, bundle,
+        exitDir: this.#exits, socketDir: this.#sockets, logPath: join(bundle, 'pause.log'),
+      });
+      await this.#runc.start(cfg.id);
+      return { ...this.#sandboxStatus(meta), state: 'ready', pid };
+    } catch (e) {
+      await this.removeSandbox(cfg.id).catch(() => {});
+      throw new RuntimeError('CreatePodSandboxError', `failed to start the pod sandbox: ${(e as Error).message}`);
+    }
+  }
+
+  #sandboxStatus(m: SandboxMeta): Omit<SandboxStatus, 'state'> {
+    return { id: m.id, pod: m.pod, attempt: m.attempt, createdAt: m.createdAt, netnsPath: m.netnsPath, ip: m.ip, cgroupParent: m.cgroupParent, shareProcessNamespace: m.shareProcessNamespace };
+  }
+
+  async stopSandbox(id: string): Promise<void> {
+    await this.#stop(id, 'SIGTERM', 2000);
+  }
+
+  async removeSandbox(id: string): Promise<void> {
+    const bundle = join(this.#sandboxes, id);
+    const meta = await readJson<SandboxMeta>(join(bundle, 'meta.json'));
+    await this.#runc.kill(id, 'SIGKILL');
+    await this.#runc.delete(id);
+    await rm(join(this.#exits, id), { force: true });
+    await rm(bundle, { recursive: true, force: true });
+    // The pod's cgroup: every container of the pod is gone by now.
+    if (meta) await removeCgroup(meta.cgroupParent);
+  }
+
+  async listSandboxes(): Promise<readonly SandboxStatus[]> {
+    const states = await this.#states();
+    const out: SandboxStatus[] = [];
+    for (const id of await readdir(this.#sandboxes).catch(() => [] as string[])) {
+      const meta = await readJson<SandboxMeta>(join(this.#sandboxes, id, 'meta.json'));
+      if (!meta) continue;
+      const st = states.get(id);
+      const running = st?.status === 'running';
+      out.push({ ...this.#sandboxStatus(meta), state: running ? 'ready' : 'notready', ...(running ? { pid: st.pid } : {}) });
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- containers
+
+  async createContainer(cfg: ContainerConfig): Promise<void> {
+    const sbMeta = await readJson<SandboxMeta>(join(this.#sandboxes, cfg.sandboxId, 'meta.json'));
+    const sbState = sbMeta ? await this.#runc.state(cfg.sandboxId) : undefined;
+    if (!sbMeta || sbState?.status !== 'running') throw new RuntimeError('CreateContainerError', `the pod sandbox ${cfg.sandboxId} is not running`);
+    const bundle = join(this.#containers, cfg.id);
+    await mkdir(bundle, { recursive: true });
+    const cgroupPath = `${sbMeta.cgroupParent}/${cfg.id}`;
+    const meta: ContainerMeta = {
+      id: cfg.id, sandboxId: cfg.sandboxId, pod: sbMeta.pod, name: cfg.name, attempt: cfg.attempt, kind: cfg.kind,
+      image: cfg.image, imageId: cfg.imageId, logPath: cfg.logPath, createdAt: Date.now(), cgroupPath,
+      ...(cfg.stopSignal ? { stopSignal: cfg.stopSignal } : {}),
+    };
+    try {
+      await writeAtomic(join(bundle, 'meta.json'), JSON.stringify(meta));
+      const rootfs = await mountOverlay(cfg.imageRootfs, bundle);
+      const sbEtc = join(this.#sandboxes, cfg.sandboxId, 'etc');
+      const bind = (source: string, destination: string, ro = false): { destination: string; type: string; source: string; options: string[] } =>
+        ({ destination, type: 'bind', source, options: ['rbind', 'rprivate', ro ? 'ro' : 'rw'] });
+      const extra = [bind(join(sbEtc, 'hosts'), '/etc/hosts'), bind(join(sbEtc, 'hostname'), '/etc/hostname'), bind(join(sbEtc, 'resolv.conf'), '/etc/resolv.conf')];
+      if (cfg.terminationMessagePath) extra.push(bind(cfg.terminationMessagePath.host, cfg.terminationMessagePath.container));
+      const annotations = {
+        [annotation.kind]: 'container', [annotation.sandboxId]: cfg.sandboxId, [annotation.podUid]: sbMeta.pod.uid,
+        [annotation.podName]: sbMeta.pod.name, [annotation.podNamespace]: sbMeta.pod.namespace, [annotation.containerName]: cfg.name,
+        [annotation.restartCount]: String(cfg.attempt), [annotation.containerKind]: cfg.kind, [annotation.image]: cfg.image,
+        [annotation.imageId]: cfg.imageId, [annotation.logPath]: cfg.logPath,
+      };
+      const spec = containerSpec(cfg, { pausePid: sbState.pid, netnsPath: sbMeta.netnsPath, shareProcessNamespace: sbMeta.shareProcessNamespace, cgroupParent: sbMeta.cgroupParent }, rootfs, extra, annotations);
+      await writeAtomic(join(bundle, 'config.json'), JSON.stringify(spec));
+      await mkdir(dirname(cfg.logPath), { recursive: true });
+      await createMonitored({
+        conmon: this.#o.conmon ?? 'conmon', runc: this.#o.runc ?? '/usr/sbin/runc', runcRoot: this.#o.runcRoot, id: cfg.id, bundle,
+        exitDir: this.#exits, socketDir: this.#sockets, logPath: cfg.logPath,
+      });
+    } catch (e) {
+      await this.removeContainer(cfg.id).catch(() => {});
+      if (e instanceof RuntimeError) throw e;
+      const msg = (e as Error).message.replace(/^time="[^"]*" level=\w+ msg="(.*)"\s*$/s, '$1').replace(/\\"/g, '"').trim();
+      // runc execs the process at create: a missing binary is a start failure, as containerd reports it.
+      throw new RuntimeError(/unable to start container process/.test(msg) ? 'StartError' : 'CreateContainerError', msg);
+    }
+  }
+
+  async startContainer(id: string): Promise<void> {
+    const metaPath = join(this.#containers, id, 'meta.json');
+    const meta = await readJson<ContainerMeta>(metaPath);
+    if (!meta) throw new RuntimeError('StartError', `container ${id} does not exist`);
+    const startedAt = Date.now();
+    try {
+      await this.#runc.start(id);
+    } catch (e) {
+      throw new RuntimeError('StartError', (e as Error).message);
+    }
+    meta.startedAt = startedAt;
+    await writeAtomic(metaPath, JSON.stringify(meta));
+  }
+
+  async stopContainer(id: string, graceMs: number): Promise<void> {
+    const meta = await readJson<ContainerMeta>(join(this.#containers, id, 'meta.json'));
+    await this.#stop(id, meta?.stopSignal ?? 'SIGTERM', graceMs);
+  }
+
+  /** The stop protocol (runtime.md §4.4): signal, wait the grace period, SIGKILL, wait for the exit. */
+  async #stop(id: string, signal: string, graceMs: number): Promise<void> {
+    if (await this.#exited(id)) return;
+    await this.#runc.kill(id, signal);
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline) {
+      if (await this.#exited(id)) return;
+      await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
+    }
+    await this.#runc.kill(id, 'SIGKILL');
+    // Bounded: a container runc no longer knows is stopped (runtime.md pitfall 4).
+    for (let i = 0; i < 200; i++) {
+      if (await this.#exited(id)) return;
+      await sleep(25);
+    }
+    this.#log.warn('container did not exit after SIGKILL', { id });
+  }
+
+  async #exited(id: string): Promise<boolean> {
+    if (await stat(join(this.#exits, id)).then(() => true, () => false)) return true;
+    const st = await this.#runc.state(id);
+    return !st || st.status === 'stopped';
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    const bundle = join(this.#containers, id);
+    await this.#runc.kill(id, 'SIGKILL');
+    await this.#runc.delete(id);
+    await unmountOverlay(bundle);
+    await rm(join(this.#exits, id), { force: true });
+    await rm(join(this.#sockets, id), { recursive: true, force: true });
+    await rm(bundle, { recursive: true, force: true });
+  }
+
+  async listContainers(): Promise<readonly ContainerStatus[]> {
+    const states = await this.#states();
+    const ids = await readdir(this.#containers).catch(() => [] as string[]);
+    const out = await Promise.all(ids.map((id) => this.#containerStatus(id, states.get(id))));
+    return out.filter((s): s is ContainerStatus => s !== undefined);
+  }
+
+  async #containerStatus(id: string, st: RuncState | undefined): Promise<ContainerStatus | undefined> {
+    const metaPath = join(this.#containers, id, 'meta.json');
+    const meta = await readJson<ContainerMeta>(metaPath);
+    if (!meta) return undefined;
+    const base = {
+      id, sandboxId: meta.sandboxId, pod: meta.pod, name: meta.name, attempt: meta.attempt, kind: meta.kind, image: meta.image,
+      imageId: meta.imageId, createdAt: meta.createdAt, logPath: meta.logPath, ...(meta.startedAt ? { startedAt: meta.startedAt } : {}),
+    };
+    const exitFile = join(this.#exits, id);
+    const exit = await stat(exitFile).catch(() => undefined);
+    if (exit) {
+      const code = Number((await readFile(exitFile, 'utf8').catch(() => '')).trim());
+      if (meta.oomKilled === undefined) {
+        meta.oomKilled = (await oomKills(meta.cgroupPath)) > 0;
+        await writeAtomic(metaPath, JSON.stringify(meta)).catch(() => {});
+      }
+      return { ...base, state: 'exited', exitCode: Number.isFinite(code) ? code : 255, finishedAt: exit.mtimeMs, ...(meta.oomKilled ? { reason: 'OOMKilled' } : {}) };
+    }
+    if (st?.status === 'running') return { ...base, state: 'running', pid: st.pid };
+    if (st?.status === 'created' || st?.status === 'creating') return { ...base, state: 'created' };
+    // Stopped with no exit file (its monitor is gone too), or unknown to runc (e.g. after a reboot).
+    return { ...base, state: st ? 'exited' : 'unknown', ...(st ? { exitCode: 255, finishedAt: Date.now() } : {}) };
+  }
+
+  async #states(): Promise<Map<string, RuncState>> {
+    return new Map((await this.#runc.list()).map((s) => [s.id, s]));
+  }
+
+  /** A fresh id for a sandbox or container. */
+  static newId(): string {
+    return newId();
+  }
+}
