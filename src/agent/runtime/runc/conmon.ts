@@ -30,6 +30,8 @@ export function createMonitored(o: MonitorOptions): Promise<number> {
     '--api-version', '1', '-c', o.id, '-u', o.id, '-n', o.id,
     '-r', o.runc, '--runtime-arg', `--root=${o.runcRoot}`,
     '-b', o.bundle, '-p', `${o.bundle}/pid`, '-P', `${o.bundle}/conmon.pid`,
+    // conmon drops an `oom` marker in its persist dir (the cwd otherwise) when the container hits its limit.
+    '--persist-dir', o.bundle,
     '--exit-dir', o.exitDir, '--socket-dir-path', o.socketDir,
     '-l', `k8s-file:${o.logPath}`, '--log-level', 'error',
     ...(o.stdin ? ['-i', '--leave-stdin-open'] : []),
@@ -37,7 +39,7 @@ export function createMonitored(o: MonitorOptions): Promise<number> {
   return new Promise((resolve, reject) => {
     // Detached, in its own session: a signal to the agent's process group must not reach the monitors.
     const child = spawn(o.conmon, args, {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'], detached: true,
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'], detached: true, cwd: o.bundle,
       env: { ...process.env, _OCI_SYNCPIPE: '3' },
     });
     const sync = child.stdio[3] as Readable;

@@ -318,7 +318,8 @@ export class RuncRuntime implements ContainerRuntime {
     if (exit) {
       const code = Number((await readFile(exitFile, 'utf8').catch(() => '')).trim());
       if (meta.oomKilled === undefined) {
-        meta.oomKilled = (await oomKills(meta.cgroupPath)) > 0;
+        const marker = await stat(join(this.#containers, id, 'oom')).then(() => true, () => false);
+        meta.oomKilled = marker || (await oomKills(meta.cgroupPath)) > 0;
         await writeAtomic(metaPath, JSON.stringify(meta)).catch(() => {});
       }
       return { ...base, state: 'exited', exitCode: Number.isFinite(code) ? code : 255, finishedAt: exit.mtimeMs, ...(meta.oomKilled ? { reason: 'OOMKilled' } : {}) };
