@@ -20,6 +20,7 @@ declare -A need=(
   [umoci]=umoci
   [ip]=iproute2
   [iptables]=iptables
+  [nft]=nftables
   [conntrack]=conntrack
   [busybox]=busybox-static
   [nginx]=nginx-light

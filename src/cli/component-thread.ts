@@ -1,14 +1,16 @@
 import { Worker } from 'node:worker_threads';
 import type { ClusterAccess } from '../client/kubeconfig.js';
 import type { ControllerName } from '../controllers/manager.js';
+import type { AgentSettings } from './agent-setup.js';
 import type { Logger } from '../util/log.js';
 
 /** What a component thread runs, and how it reaches the API. */
 export interface ComponentSpec {
-  readonly component: 'scheduler' | 'controller-manager';
+  readonly component: 'scheduler' | 'controller-manager' | 'agent';
   readonly access: ClusterAccess;
   readonly userAgent: string;
   readonly controllers?: readonly ControllerName[];
+  readonly agent?: AgentSettings & { readonly imagesDropDir?: string };
 }
 
 export type ComponentMessage = { type: 'stop' } | { type: 'stopped' };

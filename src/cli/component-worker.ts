@@ -12,6 +12,7 @@ import { LeaderElector } from '../client/leader-election.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { createLogger } from '../util/log.js';
+import { buildAgent, importDroppedImages } from './agent-setup.js';
 import type { ComponentSpec, ComponentMessage } from './component-thread.js';
 
 const spec = workerData as ComponentSpec;
@@ -21,6 +22,16 @@ const stop = new AbortController();
 parentPort!.on('message', (m: ComponentMessage) => { if (m.type === 'stop') stop.abort(); });
 
 async function run(): Promise<void> {
+  if (spec.component === 'agent') {
+    const settings = spec.agent!;
+    const { agent, client: agentClient, images } = await buildAgent(settings, log);
+    if (settings.imagesDropDir) await importDroppedImages(settings.imagesDropDir, images, log);
+    await agent.start();
+    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+    await agent.stop();
+    agentClient.close();
+    return;
+  }
   if (spec.component === 'controller-manager') {
     await new ControllerManager({ client, controllers: spec.controllers, log }).run(stop.signal);
     return;

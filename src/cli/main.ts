@@ -3,6 +3,8 @@ import { runServer } from './server.js';
 import { runSimulate } from './simulate.js';
 import { runExplainPending, runWhatIf } from './explain.js';
 import { serverVersion } from '../apiserver/server.js';
+import { runImages } from './images.js';
+import { runKillAll } from './killall.js';
 
 const usage = `skiff — a small Kubernetes-compatible orchestrator
 
@@ -11,6 +13,8 @@ Usage:
   skiff simulate [flags]        SIMULATION: register nodes that run no containers (for tests and scale)
   skiff explain-pending POD     why a pod is pending, node by node
   skiff what-if -f FILE         where a manifest's pods would land, without creating anything
+  skiff images ls|import|rm|pull   the node's images
+  skiff killall [--data-dir D]  stop every container of this machine's agent and remove its networks and mounts
   skiff version                 print the version
 
 Run 'skiff server --help' for its flags.
@@ -23,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
     case 'simulate': return runSimulate(rest);
     case 'explain-pending': return runExplainPending(rest);
     case 'what-if': return runWhatIf(rest);
+    case 'images': return runImages(rest);
+    case 'killall': return runKillAll(rest);
     case 'version':
       process.stdout.write(`skiff ${serverVersion.gitVersion} (Kubernetes API ${serverVersion.major}.${serverVersion.minor})\n`);
       return 0;

@@ -10,6 +10,7 @@ import { createLogger } from '../util/log.js';
 import type { ClusterAccess } from '../client/kubeconfig.js';
 import { selectControllers } from '../controllers/manager.js';
 import { ComponentThread } from './component-thread.js';
+import { agentPreflight } from './agent-setup.js';
 
 const help = `Usage: skiff server [flags]
 
@@ -22,6 +23,11 @@ Flags:
   --advertise-address IP     address other machines reach this server at (default: the first non-loopback IPv4)
   --node-name NAME           this machine's node name (default: the host name)
   --disable-agent            do not run a node agent on this machine
+  --root-dir DIR             the agent's pod volumes directory, as kubelet's (default /var/lib/kubelet)
+  --pod-log-dir DIR          where container logs go (default /var/log/pods)
+  --pod-cidr CIDR            this node's pod subnet (default 10.42.0.0/24)
+  --max-pods N               pods this node takes (default 110)
+  --node-label K=V           extra label for this node (repeatable)
   --disable-scheduler        do not run the scheduler
   --controllers LIST         controllers to run: '*' (all), 'name' or '-name', comma-separated
                              (deployment, replicaset, garbagecollector, namespace; default '*')
@@ -58,6 +64,11 @@ export async function runServer(argv: string[]): Promise<number> {
       'advertise-address': { type: 'string' },
       'node-name': { type: 'string' },
       'disable-agent': { type: 'boolean', default: false },
+      'root-dir': { type: 'string', default: '/var/lib/kubelet' },
+      'pod-log-dir': { type: 'string', default: '/var/log/pods' },
+      'pod-cidr': { type: 'string', default: '10.42.0.0/24' },
+      'max-pods': { type: 'string', default: '110' },
+      'node-label': { type: 'string', multiple: true, default: [] },
       'disable-scheduler': { type: 'boolean', default: false },
       'compaction-interval': { type: 'string', default: '5m' },
       controllers: { type: 'string', multiple: true, default: ['*'] },
@@ -114,9 +125,34 @@ export async function runServer(argv: string[]): Promise<number> {
     const cert = await loadOrIssue(ca, tlsDir, 'scheduler', { user: 'system:kube-scheduler', groups: [] }, { client: true });
     components.push(new ComponentThread({ component: 'scheduler', access: access(cert), userAgent: 'skiff-scheduler/v1.32.0' }, log));
   }
+  if (!values['disable-agent']) {
+    const problems = await agentPreflight();
+    if (problems.length > 0) {
+      await server.close();
+      await store.close();
+      throw new Error(`the node agent cannot run on this machine:\n${problems.map((p) => `  - ${p}`).join('\n')}\n(or start with --disable-agent for a control plane without a node)`);
+    }
+    const nodeName = (values['node-name'] ?? host).toLowerCase();
+    const cert = await loadOrIssue(ca, tlsDir, `node-${nodeName}`, { user: `system:node:${nodeName}`, groups: ['system:nodes'] }, { client: true });
+    const maxPods = Number(values['max-pods']);
+    if (!Number.isInteger(maxPods) || maxPods < 1) throw new Error(`--max-pods: "${values['max-pods']}" is not a positive integer`);
+    const labels: Record<string, string> = { 'node-role.kubernetes.io/control-plane': 'true' };
+    for (const l of values['node-label'] ?? []) {
+      const i = l.indexOf('=');
+      if (i <= 0) throw new Error(`--node-label: "${l}" is not KEY=VALUE`);
+      labels[l.slice(0, i)] = l.slice(i + 1);
+    }
+    components.push(new ComponentThread({
+      component: 'agent', access: access(cert), userAgent: `skiff-agent/v1.32.0 (${nodeName})`,
+      agent: {
+        access: access(cert), nodeName, dataDir: join(dataDir, 'agent'), rootDir: resolve(values['root-dir']!), podLogDir: resolve(values['pod-log-dir']!),
+        podCIDR: values['pod-cidr']!, address: advertise, maxPods, labels, registriesFile: join(dataDir, 'registries.yaml'), imagesDropDir: join(dataDir, 'images'),
+      },
+    }, log));
+  }
   for (const c of components) c.start();
   const readyMs = Math.round(process.uptime() * 1000);
-  log.info('ready', { readyMs, server: serverURL, kubeconfig: kubeconfigPath, dataDir, agent: values['disable-agent'] ? 'disabled' : 'not yet available' });
+  log.info('ready', { readyMs, server: serverURL, kubeconfig: kubeconfigPath, dataDir, agent: values['disable-agent'] ? 'disabled' : values['node-name'] ?? host });
   process.stdout.write(`skiff server ready in ${(readyMs / 1000).toFixed(2)}s — ${serverURL} — kubeconfig: ${kubeconfigPath}\n`);
 
   await new Promise<void>((resolveStop) => {

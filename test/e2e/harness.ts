@@ -1,10 +1,13 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readlinkSync, rmSync, writeFileSync, realpathSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadKubeconfig } from '../../src/client/kubeconfig.js';
 import { RestClient } from '../../src/client/rest-client.js';
+import { testImages } from '../helpers/test-images.js';
+import { startRegistry } from '../helpers/registry.js';
+import { recordBaseline, restoreHostGlobals } from '../../src/agent/network/test-support.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const cli = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -16,6 +19,13 @@ export class TestServer {
   output = '';
   readonly kubeconfig: string;
   readonly cacheDir: string;
+
+  /** Set by startServerWithAgent: the agent runs, and dispose() cleans the host up after it. */
+  withAgent = false;
+  releaseSubnet: (() => void) | undefined;
+  /** The agent's node name and kubelet-style root dir (with an agent). */
+  nodeName = '';
+  rootDir = '';
 
   constructor(readonly dataDir: string, readonly extraArgs: string[] = []) {
     this.kubeconfig = join(dataDir, 'kubeconfig.yaml');
@@ -72,9 +82,20 @@ export class TestServer {
     });
   }
 
-  /** Stops the server and removes its data dir. */
+  /** Stops the server and removes its data dir (and, with an agent, every container and network it made). */
   async dispose(): Promise<void> {
     await this.kill();
+    if (this.withAgent) {
+      // Containers outlive the server by design: take them, their networks and mounts down explicitly.
+      try {
+        execFileSync(process.execPath, [cli, 'killall', '--data-dir', this.dataDir], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' } });
+      } catch (e) {
+        process.stderr.write(`skiff killall failed: ${(e as { stderr?: Buffer }).stderr?.toString() ?? (e as Error).message}\n`);
+      }
+      this.releaseSubnet?.();
+      // The last test file with pod networks puts back what the CNI plugins changed host-wide.
+      await restoreHostGlobals();
+    }
     // For post-mortems of flaky runs: SKIFF_TEST_SERVER_LOGS=DIR keeps every server's output.
     const keep = process.env['SKIFF_TEST_SERVER_LOGS'];
     if (keep) writeFileSync(join(keep, `${basename(this.dataDir)}.log`), this.output);
@@ -82,10 +103,73 @@ export class TestServer {
   }
 }
 
-/** Starts a fresh server in a new temporary data dir. */
+/** Starts a fresh server (no node agent) in a new temporary data dir. */
 export async function startServer(extraArgs: string[] = []): Promise<TestServer> {
-  const s = new TestServer(mkdtempSync(join(tmpdir(), 'skiff-e2e-')), extraArgs);
+  const s = new TestServer(mkdtempSync(join(tmpdir(), 'skiff-e2e-')), ['--disable-agent', ...extraArgs]);
   await s.start();
+  return s;
+}
+
+/**
+ * A pod subnet no other test process on this machine holds (10.200.N.0/24), claimed with an exclusive
+ * lock file so test files can run side by side; released by calling the returned function.
+ */
+export function claimPodSubnet(): { cidr: string; release: () => void } {
+  const dir = join(tmpdir(), 'skiff-test-subnets');
+  mkdirSync(dir, { recursive: true });
+  const start = process.pid % 200;
+  for (let i = 0; i < 250; i++) {
+    const n = 1 + ((start + i) % 250);
+    const lock = join(dir, String(n));
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return { cidr: `10.200.${n}.0/24`, release: () => rmSync(lock, { force: true }) };
+    } catch {
+      // Held: by a live process, or left by a dead one.
+      const pid = Number(readFileSync(lock, 'utf8'));
+      let alive = true;
+      try { process.kill(pid, 0); } catch { alive = false; }
+      if (!alive) { rmSync(lock, { force: true }); i--; }
+    }
+  }
+  throw new Error('no free test pod subnet');
+}
+
+/**
+ * Starts a server with its node agent on this machine: its own node name, pod subnet, kubelet root
+ * dir and log dir; the offline test images both dropped in for import and served by a real registry on
+ * 127.0.0.1 that mirrors docker.io (so `image: nginx`, whose pull policy is Always, pulls as it would
+ * online). dispose() runs `skiff killall` and stops the registry.
+ */
+export async function startServerWithAgent(extraArgs: string[] = []): Promise<TestServer> {
+  const images = testImages();
+  await recordBaseline();
+  const dataDir = mkdtempSync(join(tmpdir(), 'skiff-e2e-'));
+  const subnet = claimPodSubnet();
+  mkdirSync(join(dataDir, 'images'), { recursive: true });
+  copyFileSync(images.archive, join(dataDir, 'images', 'test-images.tar'));
+  const registry = await startRegistry();
+  const pushes: [string, string, string][] = [
+    [images.layouts.busybox, 'latest', 'library/busybox:latest'], [images.layouts.debian, 'latest', 'library/debian:latest'],
+    ...images.tags.nginx.map((t): [string, string, string] => [images.layouts.nginx, t, `library/nginx:${t}`]),
+    [images.layouts.cpwar, 'v2', 'xxx/cpwar:v2'], [images.layouts.tomcat, '7.0', 'xxx/tomcat:7.0'],
+  ];
+  await Promise.all(pushes.map(([layout, tag, dest]) => registry.push(layout, tag, dest)));
+  writeFileSync(join(dataDir, 'registries.yaml'), `mirrors:\n  docker.io:\n    endpoint:\n    - ${registry.url}\n`);
+  const nodeName = `node-${basename(dataDir).slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
+  const s = new TestServer(dataDir, [
+    '--node-name', nodeName, '--root-dir', join(dataDir, 'kubelet'), '--pod-log-dir', join(dataDir, 'pod-logs'), '--pod-cidr', subnet.cidr, ...extraArgs,
+  ]);
+  s.withAgent = true;
+  s.releaseSubnet = () => { subnet.release(); void registry.stop(); };
+  s.nodeName = nodeName;
+  s.rootDir = join(dataDir, 'kubelet');
+  try {
+    await s.start();
+  } catch (e) {
+    await s.dispose();
+    throw e;
+  }
   return s;
 }
 

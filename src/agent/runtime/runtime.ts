@@ -86,6 +86,10 @@ export interface ContainerConfig {
   /** Host path bound at the container's terminationMessagePath. */
   readonly terminationMessagePath?: { readonly host: string; readonly container: string };
   readonly stopSignal?: string;
+  /** Hash of the container's spec: a running container whose spec changed is restarted. */
+  readonly specHash?: string;
+  /** Keep a stdin pipe open (the spec's `stdin: true`), for attach. */
+  readonly stdin?: boolean;
 }
 
 export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';
@@ -108,6 +112,9 @@ export interface ContainerStatus {
   readonly reason?: string;
   readonly logPath: string;
   readonly pid?: number;
+  readonly specHash?: string;
+  /** Host path of the termination message file, when there is one. */
+  readonly terminationMessageHostPath?: string;
 }
 
 /** Thrown when a container cannot be created or started; `reason` is what its waiting state shows. */

@@ -42,8 +42,11 @@ export interface VolumeManager {
    * volumes when called again. Throws VolumeError.
    */
   setUp(pod: Pod): Promise<ReadonlyMap<string, PreparedVolume>>;
-  /** The OCI mounts for a container's volumeMounts (subPath and readOnly applied). Throws VolumeError. */
-  mountsFor(pod: Pod, container: Container, volumes: ReadonlyMap<string, PreparedVolume>): Promise<readonly OciMount[]>;
+  /**
+   * The OCI mounts for a container's volumeMounts (subPath and readOnly applied; `subPathExpr` expanded
+   * from `env`, the container's resolved environment). Throws VolumeError.
+   */
+  mountsFor(pod: Pod, container: Container, volumes: ReadonlyMap<string, PreparedVolume>, env?: ReadonlyMap<string, string>): Promise<readonly OciMount[]>;
   /** Unmounts (tmpfs) and removes everything under the pod's directory. Safe to call twice. */
   tearDown(podUid: string): Promise<void>;
 }

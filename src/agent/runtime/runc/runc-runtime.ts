@@ -54,6 +54,8 @@ interface ContainerMeta {
   cgroupPath: string;
   /** Remembered once read: the cgroup (and its OOM counter) goes when the container is deleted. */
   oomKilled?: boolean;
+  specHash?: string;
+  terminationMessageHostPath?: string;
 }
 
 const defaultPause = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'native', 'pause');
@@ -214,6 +216,8 @@ export class RuncRuntime implements ContainerRuntime {
       id: cfg.id, sandboxId: cfg.sandboxId, pod: sbMeta.pod, name: cfg.name, attempt: cfg.attempt, kind: cfg.kind,
       image: cfg.image, imageId: cfg.imageId, logPath: cfg.logPath, createdAt: Date.now(), cgroupPath,
       ...(cfg.stopSignal ? { stopSignal: cfg.stopSignal } : {}),
+      ...(cfg.specHash ? { specHash: cfg.specHash } : {}),
+      ...(cfg.terminationMessagePath ? { terminationMessageHostPath: cfg.terminationMessagePath.host } : {}),
     };
     try {
       await writeAtomic(join(bundle, 'meta.json'), JSON.stringify(meta));
@@ -234,7 +238,7 @@ export class RuncRuntime implements ContainerRuntime {
       await mkdir(dirname(cfg.logPath), { recursive: true });
       await createMonitored({
         conmon: this.#o.conmon ?? 'conmon', runc: this.#o.runc ?? '/usr/sbin/runc', runcRoot: this.#o.runcRoot, id: cfg.id, bundle,
-        exitDir: this.#exits, socketDir: this.#sockets, logPath: cfg.logPath,
+        exitDir: this.#exits, socketDir: this.#sockets, logPath: cfg.logPath, stdin: cfg.stdin === true,
       });
     } catch (e) {
       await this.removeContainer(cfg.id).catch(() => {});
@@ -312,6 +316,8 @@ export class RuncRuntime implements ContainerRuntime {
     const base = {
       id, sandboxId: meta.sandboxId, pod: meta.pod, name: meta.name, attempt: meta.attempt, kind: meta.kind, image: meta.image,
       imageId: meta.imageId, createdAt: meta.createdAt, logPath: meta.logPath, ...(meta.startedAt ? { startedAt: meta.startedAt } : {}),
+      ...(meta.specHash ? { specHash: meta.specHash } : {}),
+      ...(meta.terminationMessageHostPath ? { terminationMessageHostPath: meta.terminationMessageHostPath } : {}),
     };
     const exitFile = join(this.#exits, id);
     const exit = await stat(exitFile).catch(() => undefined);

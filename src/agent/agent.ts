@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { KubeObject } from '../api/types.js';
+import { EventRecorder } from '../client/event-recorder.js';
+import { Informer } from '../client/informer.js';
+import type { RestClient } from '../client/rest-client.js';
+import { realClock, type Clock } from '../util/clock.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { Backoff } from './backoff.js';
+import { readHostInfo } from './host-info.js';
+import type { ImageService } from './images/types.js';
+import type { PodNetwork } from './network/types.js';
+import { NodeStatusReporter } from './node-status.js';
+import { PodWorker, type PodWorkerDeps } from './pod-worker.js';
+import type { ContainerRuntime, ContainerStatus, SandboxStatus } from './runtime/runtime.js';
+import type { VolumeManager, VolumeSources } from './volumes/types.js';
+import { ApiVolumeSources } from './api-volume-sources.js';
+import type { ResourceAmounts } from './downward/resource-field.js';
+
+type P = Pod & KubeObject;
+
+export interface AgentOptions {
+  readonly client: RestClient;
+  readonly nodeName: string;
+  /** The node's address (status.addresses InternalIP, status.hostIP of its pods). */
+  readonly address: string;
+  readonly podCIDR: string;
+  readonly runtime: ContainerRuntime;
+  readonly network: PodNetwork;
+  readonly images: ImageService;
+  readonly volumes: VolumeManager;
+  /** kubelet's root dir (pod volumes live under `<rootDir>/pods/<uid>`). */
+  readonly rootDir: string;
+  readonly podLogDir: string;
+  /** Absolute cgroup every pod of this agent goes under. */
+  readonly cgroupRoot: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly maxPods?: number;
+  readonly kubeletPort?: number;
+  readonly heartbeatMs?: number;
+  /** How often every pod is synced even when nothing was heard (kubelet's sync frequency). */
+  readonly resyncMs?: number;
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  readonly sources?: VolumeSources;
+}
+
+/**
+ * The node agent (skiff's kubelet): registers the Node and keeps it alive, watches the pods bound to it,
+ * and runs one serialized worker per pod that converges what runs on runc to what the pod asks for. On
+ * start it adopts what is already running (containers outlive the agent) and removes what no pod owns.
+ */
+export class Agent {
+  readonly #o: AgentOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #workers = new Map<string, PodWorker>();
+  #informer: Informer<P> | undefined;
+  #status: NodeStatusReporter | undefined;
+  #deps: PodWorkerDeps | undefined;
+  #resync: { cancel(): void } | undefined;
+  #stopped = false;
+  /** Container and sandbox id → pod uid, from the last runtime listing (to route exit events). */
+  readonly #owner = new Map<string, string>();
+  #state: Promise<{ sandboxes: readonly SandboxStatus[]; containers: readonly ContainerStatus[] }> | undefined;
+  /** The last listing asked for has not started yet: new askers can share it. */
+  #stateQueued = false;
+  #allocatable: ResourceAmounts = new Map();
+
+  constructor(o: AgentOptions) {
+    this.#o = o;
+    this.#clock = o.clock ?? realClock;
+    this.#log = (o.log ?? silentLogger).with({ component: 'agent', node: o.nodeName });
+  }
+
+  /**
+   * One listing of the runtime serves every worker that asks while it runs; a worker asking after a
+   * listing started gets the next one, so nobody acts on a state older than its question.
+   */
+  #runtimeState(): Promise<{ sandboxes: readonly SandboxStatus[]; containers: readonly ContainerStatus[] }> {
+    if (this.#state && this.#stateQueued) return this.#state;
+    const previous = this.#state ?? Promise.resolve(undefined);
+    this.#stateQueued = true;
+    const next = previous.catch(() => undefined).then(async () => {
+      this.#stateQueued = false;
+      const [sandboxes, containers] = await Promise.all([this.#o.runtime.listSandboxes(), this.#o.runtime.listContainers()]);
+      for (const s of sandboxes) this.#owner.set(s.id, s.pod.uid);
+      for (const c of containers) this.#owner.set(c.id, c.pod.uid);
+      return { sandboxes, containers };
+    });
+    this.#state = next;
+    return next;
+  }
+
+  async start(): Promise<void> {
+    const o = this.#o;
+    await Promise.all([mkdir(o.rootDir, { recursive: true }), mkdir(o.podLogDir, { recursive: true })]);
+    const version = await o.runtime.version();
+    const recorder = new EventRecorder(o.client, 'kubelet', { host: o.nodeName, clock: this.#clock, log: this.#log });
+    this.#status = new NodeStatusReporter({
+      client: o.client, nodeName: o.nodeName, address: o.address, podCIDR: o.podCIDR, maxPods: o.maxPods ?? 110,
+      labels: {
+        'kubernetes.io/hostname': o.nodeName, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': (await readHostInfo(o.rootDir)).architecture,
+        'beta.kubernetes.io/os': 'linux', 'beta.kubernetes.io/arch': (await readHostInfo(o.rootDir)).architecture, ...(o.labels ?? {}),
+      },
+      runtimeVersion: `${version.name}://${version.version}`, ...(o.kubeletPort !== undefined ? { kubeletPort: o.kubeletPort } : {}),
+      host: async () => {
+        const h = await readHostInfo(o.rootDir);
+        this.#allocatable = new Map([['cpu', BigInt(h.cpu) * 1000n], ['memory', BigInt(h.memoryKi) * 1024n * 1000n], ['ephemeral-storage', BigInt(h.storageBytes) * 1000n]]);
+        return h;
+      },
+      images: () => o.images.list(), clock: this.#clock, log: this.#log,
+      ...(o.heartbeatMs !== undefined ? { heartbeatMs: o.heartbeatMs } : {}),
+    });
+    await this.#status.register();
+    this.#status.start();
+
+    this.#deps = {
+      runtime: o.runtime, network: o.network, images: o.images, volumes: o.volumes,
+      sources: o.sources ?? new ApiVolumeSources(o.client), client: o.client, recorder, clock: this.#clock, log: this.#log,
+      hostIP: o.address, podLogDir: o.podLogDir, rootDir: o.rootDir, cgroupRoot: o.cgroupRoot,
+      nodeAllocatable: () => this.#allocatable, runtimeState: () => this.#runtimeState(),
+      newId: () => randomBytes(16).toString('hex'),
+      restartBackoff: new Backoff(this.#clock), pullBackoff: new Backoff(this.#clock),
+    };
+    o.runtime.onExit((id) => {
+      this.#stateQueued = false;
+      const uid = this.#owner.get(id);
+      const w = uid ? this.#workers.get(uid) : undefined;
+      if (w) w.kick();
+    });
+
+    const inf = new Informer<P>(o.client, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${o.nodeName}`, clock: this.#clock, log: this.#log });
+    this.#informer = inf;
+    inf.addHandlers({
+      add: (p) => this.#onPod(p),
+      update: (_old, p) => this.#onPod(p),
+      delete: (p) => this.#workers.get(p.metadata.uid ?? '')?.remove(),
+    });
+    await inf.start();
+    await this.#removeOrphans();
+    const every = o.resyncMs ?? 30_000;
+    const tick = (): void => {
+      if (this.#stopped) return;
+      this.#stateQueued = false;
+      for (const w of this.#workers.values()) w.kick();
+      this.#resync = this.#clock.setTimeout(tick, every);
+    };
+    this.#resync = this.#clock.setTimeout(tick, every);
+    this.#log.info('agent started', { pods: this.#workers.size, runtime: `${version.name} ${version.version}` });
+  }
+
+  #onPod(p: P): void {
+    const uid = p.metadata.uid ?? '';
+    let w = this.#workers.get(uid);
+    if (!w) {
+      w = new PodWorker(this.#deps!, p, () => this.#workers.delete(uid));
+      this.#workers.set(uid, w);
+    }
+    this.#stateQueued = false;
+    w.update(p);
+  }
+
+  /** Sandboxes and containers of pods this node no longer has (deleted while the agent was away) go. */
+  async #removeOrphans(): Promise<void> {
+    const known = new Set(this.#informer!.list().map((p) => p.metadata.uid ?? ''));
+    const { sandboxes, containers } = await this.#runtimeState();
+    const orphans = new Set([...sandboxes.map((s) => s.pod.uid), ...containers.map((c) => c.pod.uid)].filter((u) => !known.has(u)));
+    for (const uid of orphans) {
+      this.#log.info('removing the containers of a pod that is gone', { uid });
+      for (const c of containers.filter((x) => x.pod.uid === uid)) {
+        await this.#o.runtime.stopContainer(c.id, 2000).catch(() => {});
+        await this.#o.runtime.removeContainer(c.id).catch((e: Error) => this.#log.warn('cannot remove container', { id: c.id, err: e }));
+      }
+      for (const s of sandboxes.filter((x) => x.pod.uid === uid)) {
+        await this.#o.network.tearDown(s.id).catch(() => {});
+        await this.#o.runtime.stopSandbox(s.id).catch(() => {});
+        await this.#o.runtime.removeSandbox(s.id).catch((e: Error) => this.#log.warn('cannot remove sandbox', { id: s.id, err: e }));
+      }
+      await this.#o.volumes.tearDown(uid).catch(() => {});
+    }
+    this.#stateQueued = false;
+    const live = new Set((await this.#runtimeState()).sandboxes.map((s) => s.id));
+    await this.#o.network.garbageCollect(live).catch((e: Error) => this.#log.warn('network garbage collection failed', { err: e }));
+  }
+
+  /** Stops watching and heart-beating; containers keep running (they outlive the agent by design). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#resync?.cancel();
+    this.#informer?.stop();
+    this.#status?.stop();
+    await this.#o.runtime.close();
+  }
+}
