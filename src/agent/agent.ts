@@ -17,6 +17,7 @@ import type { ContainerRuntime, ContainerStatus, SandboxStatus } from './runtime
 import type { VolumeManager, VolumeSources } from './volumes/types.js';
 import { ApiVolumeSources } from './api-volume-sources.js';
 import type { ResourceAmounts } from './downward/resource-field.js';
+import { deepEqual } from '../util/deep-equal.js';
 
 type P = Pod & KubeObject;
 
@@ -157,9 +158,21 @@ export class Agent {
     if (!w) {
       w = new PodWorker(this.#deps!, p, () => this.#workers.delete(uid));
       this.#workers.set(uid, w);
+      w.update(p);
+      return;
     }
-    this.#stateQueued = false;
-    w.update(p);
+    // As kubelet's pod config: a change of status alone (most often our own write coming back) is not a
+    // reason to sync; the worker keeps the newest object all the same.
+    const before = w.pod;
+    const differs = !deepEqual(before.spec, p.spec) || !deepEqual(before.metadata.labels, p.metadata.labels)
+      || !deepEqual(before.metadata.annotations, p.metadata.annotations) || before.metadata.deletionTimestamp !== p.metadata.deletionTimestamp
+      || before.metadata.deletionGracePeriodSeconds !== p.metadata.deletionGracePeriodSeconds;
+    if (differs) {
+      this.#stateQueued = false;
+      w.update(p);
+    } else {
+      w.replace(p);
+    }
   }
 
   /** Sandboxes and containers of pods this node no longer has (deleted while the agent was away) go. */

@@ -97,6 +97,11 @@ export class PodWorker {
     this.kick();
   }
 
+  /** Takes a newer copy of the pod (its status changed) without syncing. */
+  replace(pod: P): void {
+    this.#pod = pod;
+  }
+
   /** The pod object is gone from the API: stop and clean everything up. */
   remove(): void {
     this.#gone = true;

@@ -3,32 +3,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod } from 'kubernetes-types/core/v1.js';
-import type { Clock } from '../util/clock.js';
+import { ManualClock as FakeClock } from '../util/manual-clock.js';
 import { SchedulingQueue } from './queue.js';
 import { makePod } from './testing.js';
-
-/** A clock that only moves when told to, running due timers as it goes. */
-class FakeClock implements Clock {
-  t = 1_000_000;
-  #timers: { at: number; fn: () => void; cancelled: boolean }[] = [];
-  now(): number { return this.t; }
-  setTimeout(fn: () => void, ms: number): { cancel(): void } {
-    const timer = { at: this.t + ms, fn, cancelled: false };
-    this.#timers.push(timer);
-    return { cancel: () => { timer.cancelled = true; } };
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const due = this.#timers.filter((x) => !x.cancelled && x.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.t = Math.max(this.t, due.at);
-      due.cancelled = true;
-      due.fn();
-    }
-    this.t = end;
-  }
-}
 
 const pod = (name: string, priority = 0): Pod => makePod(name).priority(priority).obj();
 
