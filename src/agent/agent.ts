@@ -127,9 +127,15 @@ export class Agent {
     };
     o.runtime.onExit((id) => {
       this.#stateQueued = false;
-      const uid = this.#owner.get(id);
-      const w = uid ? this.#workers.get(uid) : undefined;
-      if (w) w.kick();
+      const route = (): boolean => {
+        const uid = this.#owner.get(id);
+        const w = uid ? this.#workers.get(uid) : undefined;
+        w?.kick();
+        return uid !== undefined;
+      };
+      // A container that exits before any listing saw it has no known owner yet: a fresh listing
+      // (taken after the exit, so it holds the container) finds it; otherwise the exit would wait for the resync.
+      if (!route()) void this.#runtimeState().then(route, (e: Error) => this.#log.warn('cannot list the runtime after an exit', { id, err: e }));
     });
 
     const inf = new Informer<P>(o.client, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${o.nodeName}`, clock: this.#clock, log: this.#log });

@@ -98,6 +98,15 @@ describe('pod worker (SimRuntime, manual clock)', () => {
     assert.equal(s?.lastState?.terminated?.exitCode, 1);
   });
 
+  it('a container that exits the moment it starts is restarted at once, then backs off (its exit is not lost)', async () => {
+    sim.exitOnStart.set('flash', 2);
+    await create({ metadata: { name: 'flash' }, spec: { containers: [{ name: 'flash', image: 'busybox:1.35', command: ['flash'] }] } });
+    const s = await until(async () => { const x = await status('flash', 'flash'); return x?.state?.waiting?.reason === 'CrashLoopBackOff' ? x : undefined; }, 'CrashLoopBackOff without a resync');
+    assert.equal(s.restartCount, 1);
+    assert.equal(s.lastState?.terminated?.exitCode, 2);
+    assert.match(s.state!.waiting!.message!, /^back-off 10s /);
+  });
+
   it('runs init containers one at a time, in order, before any app container', async () => {
     await create({ metadata: { name: 'inits' }, spec: { initContainers: [{ name: 'one', image: 'busybox:1.35', command: ['a'] }, { name: 'two', image: 'busybox:1.35', command: ['b'] }], containers: [{ name: 'app', image: 'busybox:1.35', command: ['c'] }] } });
     const one = await running('one', 0);

@@ -16,6 +16,8 @@ export class SimRuntime implements ContainerRuntime {
   readonly #exitListeners: ((id: string) => void)[] = [];
   /** Commands (first argument) that fail to start, as a missing binary does. */
   readonly missingCommands = new Set<string>();
+  /** Commands (first argument) that exit with the given code as soon as they start, before anyone lists them. */
+  readonly exitOnStart = new Map<string, number>();
   /** Every create, in order (container name and attempt), for assertions on ordering. */
   readonly created: { name: string; attempt: number; at: number }[] = [];
 
@@ -59,6 +61,8 @@ export class SimRuntime implements ContainerRuntime {
     c.state = 'running';
     c.startedAt = this.clock.now();
     c.pid = 100;
+    const code = this.exitOnStart.get(c.args[0] ?? '');
+    if (code !== undefined) this.exit(id, code);
   }
 
   /** The test ends a container with `code` (OOMKilled with `reason`). */
