@@ -1,6 +1,8 @@
 /** What the benchmarks share: a `skiff server` child process, /proc readings, bounded parallelism. */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { claimPodSubnet } from '../test/e2e/harness.js';
+import { testImages } from '../test/helpers/test-images.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,13 +32,23 @@ export interface BenchServer {
 }
 
 /**
- * Starts `skiff server` on a free loopback port with a fresh data dir, logging warnings only.
- * BENCH_PROFILE=DIR runs it under --cpu-prof (every thread writes a profile there).
+ * Starts `skiff server` on a free loopback port with a fresh data dir, logging warnings only; without a
+ * node agent unless `agent` asks for one (then with its own pod subnet, root and log dirs, the test
+ * images dropped in, and `skiff killall` on stop). BENCH_PROFILE=DIR runs it under --cpu-prof.
  */
-export async function startServer(extraArgs: readonly string[] = []): Promise<BenchServer> {
+export async function startServer(extraArgs: readonly string[] = [], o: { agent?: boolean } = {}): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
+  let agentArgs: string[] = ['--disable-agent'];
+  let release: (() => void) | undefined;
+  if (o.agent) {
+    const subnet = claimPodSubnet();
+    release = subnet.release;
+    mkdirSync(join(dataDir, 'images'), { recursive: true });
+    copyFileSync(testImages().archive, join(dataDir, 'images', 'test-images.tar'));
+    agentArgs = ['--node-name', 'bench-node', '--root-dir', join(dataDir, 'kubelet'), '--pod-log-dir', join(dataDir, 'pod-logs'), '--pod-cidr', subnet.cidr];
+  }
   const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : [];
-  const proc = spawn(process.execPath, [...profile, join(root, 'dist', 'src', 'cli', 'main.js'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', ...extraArgs], {
+  const proc = spawn(process.execPath, [...profile, join(root, 'dist', 'src', 'cli', 'main.js'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', ...agentArgs, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' },
   });
   let out = '';
@@ -49,6 +61,10 @@ export async function startServer(extraArgs: readonly string[] = []): Promise<Be
   const stop = async (): Promise<void> => {
     if (proc.exitCode === null && proc.signalCode === null) {
       await new Promise((r) => { proc.once('exit', r); proc.kill(profile.length > 0 ? 'SIGTERM' : 'SIGKILL'); });
+    }
+    if (o.agent) {
+      execFileSync(process.execPath, [join(root, 'dist', 'src', 'cli', 'main.js'), 'killall', '--data-dir', dataDir], { stdio: 'ignore', env: { ...process.env, SKIFF_LOG_LEVEL: 'error' } });
+      release?.();
     }
     rmSync(dataDir, { recursive: true, force: true });
   };

@@ -154,7 +154,11 @@ export async function startServerWithAgent(extraArgs: string[] = []): Promise<Te
     ...images.tags.nginx.map((t): [string, string, string] => [images.layouts.nginx, t, `library/nginx:${t}`]),
     [images.layouts.cpwar, 'v2', 'xxx/cpwar:v2'], [images.layouts.tomcat, '7.0', 'xxx/tomcat:7.0'],
   ];
-  await Promise.all(pushes.map(([layout, tag, dest]) => registry.push(layout, tag, dest)));
+  // Tags of one repository go one after the other: concurrent uploads of the same blobs into one
+  // repository race in the registry ("manifest blob unknown").
+  const byRepo = new Map<string, [string, string, string][]>();
+  for (const p of pushes) byRepo.set(p[2].split(':')[0]!, [...(byRepo.get(p[2].split(':')[0]!) ?? []), p]);
+  await Promise.all([...byRepo.values()].map(async (group) => { for (const [layout, tag, dest] of group) await registry.push(layout, tag, dest); }));
   writeFileSync(join(dataDir, 'registries.yaml'), `mirrors:\n  docker.io:\n    endpoint:\n    - ${registry.url}\n`);
   const nodeName = `node-${basename(dataDir).slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
   const s = new TestServer(dataDir, [
