@@ -34,7 +34,8 @@ export interface BenchServer {
 /**
  * Starts `skiff server` on a free loopback port with a fresh data dir, logging warnings only; without a
  * node agent unless `agent` asks for one (then with its own pod subnet, root and log dirs, the test
- * images dropped in, and `skiff killall` on stop). BENCH_PROFILE=DIR runs it under --cpu-prof.
+ * images dropped in, and `skiff killall` on stop). BENCH_PROFILE=DIR runs it under --cpu-prof;
+ * BENCH_SERVER_LOGS=1 passes its log through (SKIFF_LOG_LEVEL chooses the level).
  */
 export async function startServer(extraArgs: readonly string[] = [], o: { agent?: boolean } = {}): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
@@ -49,7 +50,7 @@ export async function startServer(extraArgs: readonly string[] = [], o: { agent?
   }
   const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : [];
   const proc = spawn(process.execPath, [...profile, join(root, 'dist', 'src', 'cli', 'main.js'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', ...agentArgs, ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'], env: { SKIFF_LOG_LEVEL: 'warn', ...process.env },
   });
   let out = '';
   await new Promise<void>((res, rej) => {
@@ -57,7 +58,7 @@ export async function startServer(extraArgs: readonly string[] = [], o: { agent?
     proc.stderr.on('data', (d: Buffer) => { out += d.toString(); });
     proc.once('exit', (code) => rej(new Error(`server exited ${code}: ${out}`)));
   });
-  proc.removeAllListeners('exit');
+  proc.removeAllListeners('exit'); if (process.env['BENCH_SERVER_LOGS']) proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
   const stop = async (): Promise<void> => {
     if (proc.exitCode === null && proc.signalCode === null) {
       await new Promise((r) => { proc.once('exit', r); proc.kill(profile.length > 0 ? 'SIGTERM' : 'SIGKILL'); });

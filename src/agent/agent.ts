@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject } from '../api/types.js';
@@ -18,6 +19,7 @@ import type { VolumeManager, VolumeSources } from './volumes/types.js';
 import { ApiVolumeSources } from './api-volume-sources.js';
 import type { ResourceAmounts } from './downward/resource-field.js';
 import { deepEqual } from '../util/deep-equal.js';
+import { PriorityGate } from '../util/priority-gate.js';
 
 type P = Pod & KubeObject;
 
@@ -42,6 +44,8 @@ export interface AgentOptions {
   readonly heartbeatMs?: number;
   /** How often every pod is synced even when nothing was heard (kubelet's sync frequency). */
   readonly resyncMs?: number;
+  /** Sandbox creations and container starts in flight at once (default: the CPUs, at least 2). */
+  readonly startConcurrency?: number;
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly sources?: VolumeSources;
@@ -124,6 +128,7 @@ export class Agent {
       nodeAllocatable: () => this.#allocatable, runtimeState: () => this.#runtimeState(),
       newId: () => randomBytes(16).toString('hex'),
       restartBackoff: new Backoff(this.#clock), pullBackoff: new Backoff(this.#clock),
+      startGate: new PriorityGate(o.startConcurrency ?? Math.max(2, availableParallelism())),
     };
     o.runtime.onExit((id) => {
       this.#stateQueued = false;

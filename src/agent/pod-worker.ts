@@ -8,6 +8,7 @@ import type { RestClient } from '../client/rest-client.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { deepEqual } from '../util/deep-equal.js';
+import { PriorityGate } from '../util/priority-gate.js';
 import { Backoff, goDuration } from './backoff.js';
 import { containerResources, containerSecurity, processArgs, processEnv, processUser } from './container-config.js';
 import { ContainerConfigError, resolveEnv } from './env.js';
@@ -44,6 +45,8 @@ export interface PodWorkerDeps {
   readonly newId: () => string;
   readonly restartBackoff: Backoff;
   readonly pullBackoff: Backoff;
+  /** Sandbox creation and container starts of all workers go through it, the earliest pod first. */
+  readonly startGate: PriorityGate;
 }
 
 interface Memory {
@@ -277,17 +280,19 @@ export class PodWorker {
         if (p.hostPort) ports.push({ hostPort: p.hostPort, containerPort: p.containerPort, protocol: (p.protocol ?? 'TCP').toLowerCase(), ...(p.hostIP ? { hostIP: p.hostIP } : {}) });
       }
     }
-    const net = await this.#d.network.setUp({ id, podName: pod.metadata.name ?? '', podNamespace: pod.metadata.namespace ?? 'default', podUid: this.uid, portMappings: ports });
-    try {
-      return await this.#d.runtime.runSandbox({
-        id, pod: { uid: this.uid, name: pod.metadata.name ?? '', namespace: pod.metadata.namespace ?? 'default' }, attempt,
-        hostname: (pod.spec?.hostname ?? pod.metadata.name ?? '').slice(0, 63), netnsPath: net.netnsPath,
-        shareProcessNamespace: pod.spec?.shareProcessNamespace === true, cgroupParent: this.#cgroupParent(), ip: net.ip,
-      });
-    } catch (e) {
-      await this.#d.network.tearDown(id).catch(() => {});
-      throw e;
-    }
+    return this.#d.startGate.run(this.#startTime, async () => {
+      const net = await this.#d.network.setUp({ id, podName: pod.metadata.name ?? '', podNamespace: pod.metadata.namespace ?? 'default', podUid: this.uid, portMappings: ports });
+      try {
+        return await this.#d.runtime.runSandbox({
+          id, pod: { uid: this.uid, name: pod.metadata.name ?? '', namespace: pod.metadata.namespace ?? 'default' }, attempt,
+          hostname: (pod.spec?.hostname ?? pod.metadata.name ?? '').slice(0, 63), netnsPath: net.netnsPath,
+          shareProcessNamespace: pod.spec?.shareProcessNamespace === true, cgroupParent: this.#cgroupParent(), ip: net.ip,
+        });
+      } catch (e) {
+        await this.#d.network.tearDown(id).catch(() => {});
+        throw e;
+      }
+    });
   }
 
   async #removeSandbox(sb: SandboxStatus): Promise<void> {
@@ -420,9 +425,11 @@ export class PodWorker {
       return false;
     }
     try {
-      await this.#d.runtime.createContainer(cfg);
-      this.#event('Normal', 'Created', `Created container ${spec.name}`, { spec, init });
-      await this.#d.runtime.startContainer(id);
+      await this.#d.startGate.run(this.#startTime, async () => {
+        await this.#d.runtime.createContainer(cfg);
+        this.#event('Normal', 'Created', `Created container ${spec.name}`, { spec, init });
+        await this.#d.runtime.startContainer(id);
+      });
       this.#event('Normal', 'Started', `Started container ${spec.name}`, { spec, init });
       m.waiting = undefined;
       return true;

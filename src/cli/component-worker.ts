@@ -1,8 +1,7 @@
 /**
- * Entry point of a component thread: runs the scheduler or the controller manager in its own worker
- * thread, so its CPU work (decoding watch events, scheduling cycles, syncs) runs beside the API server's
- * rather than in turns with it. It reaches the API only over HTTPS with its own identity, exactly as if it
- * were a separate process.
+ * Entry point of a component: the scheduler or the controller manager in a worker thread (so its CPU
+ * work runs beside the API server's rather than in turns with it), the node agent in a process of its own
+ * (see Isolation). Either way it reaches the API only over HTTPS with its own identity.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
@@ -11,15 +10,25 @@ import { RestClient } from '../client/rest-client.js';
 import { LeaderElector } from '../client/leader-election.js';
 import { ControllerManager } from '../controllers/manager.js';
 import { Scheduler } from '../scheduler/scheduler.js';
-import { createLogger } from '../util/log.js';
+import { createLogger, type Logger } from '../util/log.js';
 import { buildAgent, importDroppedImages } from './agent-setup.js';
-import type { ComponentSpec, ComponentMessage } from './component-thread.js';
+import type { ComponentSpec, ComponentMessage } from './component-supervisor.js';
 
-const spec = workerData as ComponentSpec;
-const log = createLogger(spec.component);
+/** Messages from the supervising server: a worker thread's port, or a forked process's IPC channel. */
+const channel = {
+  on: (fn: (m: ComponentMessage) => void): void => { if (parentPort) parentPort.on('message', fn); else process.on('message', fn as (m: unknown) => void); },
+};
+
+const spec: ComponentSpec = parentPort ? workerData as ComponentSpec : await new Promise<ComponentSpec>((resolve) => {
+  process.once('message', (m: ComponentMessage) => { if (m.type === 'start') resolve(m.spec); });
+});
+const log: Logger = createLogger(spec.component);
 const client = new RestClient(spec.access, { userAgent: spec.userAgent });
 const stop = new AbortController();
-parentPort!.on('message', (m: ComponentMessage) => { if (m.type === 'stop') stop.abort(); });
+channel.on((m) => { if (m.type === 'stop') stop.abort(); });
+// A component process must not outlive its server (a killed server restarts with a new one): the IPC
+// channel closes when the server goes, whatever the way.
+if (!parentPort) process.once('disconnect', () => { log.warn('the server is gone; exiting'); process.exit(0); });
 
 async function run(): Promise<void> {
   if (spec.component === 'agent') {
@@ -41,6 +50,11 @@ async function run(): Promise<void> {
 }
 
 run().then(
-  () => { client.close(); parentPort!.postMessage({ type: 'stopped' } satisfies ComponentMessage); },
+  () => {
+    client.close();
+    if (parentPort) parentPort.postMessage({ type: 'stopped' } satisfies ComponentMessage);
+    else if (process.connected) process.send!({ type: 'stopped' } satisfies ComponentMessage, () => process.exit(0));
+    else process.exit(0);
+  },
   (e: Error) => { log.error('component failed', { err: e }); client.close(); process.exit(1); },
 );

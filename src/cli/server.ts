@@ -9,7 +9,7 @@ import { kubeconfigYaml, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { createLogger } from '../util/log.js';
 import type { ClusterAccess } from '../client/kubeconfig.js';
 import { selectControllers } from '../controllers/manager.js';
-import { ComponentThread } from './component-thread.js';
+import { ComponentSupervisor } from './component-supervisor.js';
 import { agentPreflight } from './agent-setup.js';
 
 const help = `Usage: skiff server [flags]
@@ -115,15 +115,15 @@ export async function runServer(argv: string[]): Promise<number> {
   writeKubeconfig(kubeconfigPath, kubeconfigYaml(serverURL, ca.pair.cert, admin));
   // The controller manager and the scheduler run in threads of their own and talk to the API over HTTPS
   // like any other client, each with its own identity.
-  const components: ComponentThread[] = [];
+  const components: ComponentSupervisor[] = [];
   const access = (pair: { cert: string; key: string }): ClusterAccess => ({ server: serverURL, ca: ca.pair.cert, cert: pair.cert, key: pair.key, namespace: 'default', insecureSkipTLSVerify: false });
   if (enabled.length > 0) {
     const cert = await loadOrIssue(ca, tlsDir, 'controller-manager', { user: 'system:kube-controller-manager', groups: [] }, { client: true });
-    components.push(new ComponentThread({ component: 'controller-manager', access: access(cert), userAgent: 'skiff-controller-manager/v1.32.0', controllers: enabled }, log));
+    components.push(new ComponentSupervisor({ component: 'controller-manager', access: access(cert), userAgent: 'skiff-controller-manager/v1.32.0', controllers: enabled }, log));
   }
   if (!values['disable-scheduler']) {
     const cert = await loadOrIssue(ca, tlsDir, 'scheduler', { user: 'system:kube-scheduler', groups: [] }, { client: true });
-    components.push(new ComponentThread({ component: 'scheduler', access: access(cert), userAgent: 'skiff-scheduler/v1.32.0' }, log));
+    components.push(new ComponentSupervisor({ component: 'scheduler', access: access(cert), userAgent: 'skiff-scheduler/v1.32.0' }, log));
   }
   if (!values['disable-agent']) {
     const problems = await agentPreflight();
@@ -142,13 +142,13 @@ export async function runServer(argv: string[]): Promise<number> {
       if (i <= 0) throw new Error(`--node-label: "${l}" is not KEY=VALUE`);
       labels[l.slice(0, i)] = l.slice(i + 1);
     }
-    components.push(new ComponentThread({
+    components.push(new ComponentSupervisor({
       component: 'agent', access: access(cert), userAgent: `skiff-agent/v1.32.0 (${nodeName})`,
       agent: {
         access: access(cert), nodeName, dataDir: join(dataDir, 'agent'), rootDir: resolve(values['root-dir']!), podLogDir: resolve(values['pod-log-dir']!),
         podCIDR: values['pod-cidr']!, address: advertise, maxPods, labels, registriesFile: join(dataDir, 'registries.yaml'), imagesDropDir: join(dataDir, 'images'),
       },
-    }, log));
+    }, log, 'process'));
   }
   for (const c of components) c.start();
   const readyMs = Math.round(process.uptime() * 1000);

@@ -20,7 +20,8 @@ export interface PodConflistOptions {
 }
 
 /**
- * The pod network: bridge (gateway on `.1`, masquerade for traffic leaving the pod CIDR, hairpin) with
+ * The pod network: bridge (gateway on `.1`, hairpin; masquerade is one rule set per network, see
+ * masquerade.ts, not bridge's per-pod `ipMasq`) with
  * host-local IPAM over the node's pod CIDR, then portmap for hostPorts (`snat` so `127.0.0.1:hostPort`
  * and hairpin connections work). host-local's `dataDir` is private to the agent so agents sharing a host
  * never read each other's reservations.
@@ -34,7 +35,7 @@ export function podConflist(o: PodConflistOptions): CniNetworkConfigList {
         type: 'bridge',
         bridge: o.bridgeName,
         isGateway: true,
-        ipMasq: true,
+        ipMasq: false,
         hairpinMode: o.hairpin,
         ipam: {
           type: 'host-local',

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, readdir, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, readdir, stat, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CniPodNetwork, type CniPodNetworkOptions } from './pod-network.js';
 import { CniError } from './cni.js';
 import { attachmentChains } from './iptables.js';
+import { masqueradeChain } from './masquerade.js';
 import type { SandboxNetworkRequest, SandboxNetwork } from './types.js';
 import {
   TEST_PREFIX, recordBaseline, restoreHostGlobals, removeEverythingTagged, startHttpd, httpGet, httpGetEventually, freePort, primaryIPv4,
@@ -113,6 +114,36 @@ test('pod A reaches pod B over the bridge', async () => {
   assert.equal(stdout, 'hello from a2');
 });
 
+test('traffic leaving the pod CIDR is masqueraded by one rule set for the network, not a chain per pod', async () => {
+  // An "outside" host in its own namespace, routed through this host: it can answer the host's address
+  // on its link, but has no route back to the pod CIDR, so only a masqueraded request gets its reply.
+  const ns = `${tag}out`;
+  const outside = `10.${octet}.9.2`;
+  await exec('ip', ['netns', 'add', ns]);
+  await exec('ip', ['link', 'add', `${tag}o0`, 'type', 'veth', 'peer', 'name', `${tag}o1`]);
+  await exec('ip', ['link', 'set', `${tag}o1`, 'netns', ns]);
+  await exec('ip', ['addr', 'add', `10.${octet}.9.1/30`, 'dev', `${tag}o0`]);
+  await exec('ip', ['link', 'set', `${tag}o0`, 'up']);
+  await exec('ip', ['-n', ns, 'addr', 'add', `${outside}/30`, 'dev', `${tag}o1`]);
+  await exec('ip', ['-n', ns, 'link', 'set', `${tag}o1`, 'up']);
+  const www = join(dir, 'www', 'outside');
+  await mkdir(join(www, 'cgi-bin'), { recursive: true });
+  await writeFile(join(www, 'cgi-bin', 'ip'), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s" "$REMOTE_ADDR"\n');
+  await chmod(join(www, 'cgi-bin', 'ip'), 0o755);
+  httpds.push(await startHttpd(ns, www, 'outside'));
+  const fromPod = async (): Promise<string> => (await exec('timeout', ['5', 'ip', 'netns', 'exec', netA.netns.name('a2'), 'busybox', 'wget', '-qO-', `http://${outside}/cgi-bin/ip`])).stdout;
+  let seen = '';
+  for (let i = 0; i < 20 && !seen; i++) seen = await fromPod().catch(async () => { await new Promise((r) => setTimeout(r, 100)); return ''; });
+  // busybox httpd listens on IPv6 too and reports IPv4 peers as `[::ffff:a.b.c.d]`.
+  assert.equal(seen.replace(/^\[::ffff:(.*)\]$/, '$1'), `10.${octet}.9.1`, 'the outside host sees the node, not the pod');
+  const rules = await nat();
+  const chain = masqueradeChain(netA.networkName);
+  assert.match(rules, new RegExp(`-A POSTROUTING -s ${cidrA.replace(/\./g, '\\.')} -m comment --comment "skiff ${netA.networkName} masquerade" -j ${chain}`));
+  assert.ok(rules.includes(`-A ${chain} -d ${cidrA} -j RETURN`), 'pod-to-pod traffic keeps its source');
+  assert.ok(!rules.includes(attachmentChains(netA.networkName, 'a2')[0]!), 'no per-pod masquerade chain');
+  await exec('ip', ['netns', 'del', ns]);
+});
+
 test('a hostPort reaches the pod via 127.0.0.1 and via the host\'s primary IP', async () => {
   assert.equal(await httpGet(`http://127.0.0.1:${hostPort}/`), 'hello from a1');
   assert.equal(await httpGet(`http://${await primaryIPv4()}:${hostPort}/`), 'hello from a1');
@@ -137,7 +168,7 @@ test('tearDown removes veth, nat chains and rules, IP reservation, netns and cac
   assert.ok(await linkExists(veth1));
   const before = await nat();
   assert.match(before, new RegExp(`dnat name: \\\\"${netA.networkName}\\\\" id: \\\\"a1\\\\"`));
-  assert.ok(before.includes(attachmentChains(netA.networkName, 'a1')[0]!));
+  assert.ok(before.includes(attachmentChains(netA.networkName, 'a1')[1]!), 'portmap\'s DNAT chain');
   assert.equal((await reservations(netA, 'a')).length, 2);
   await netA.tearDown('a1');
   await netA.tearDown('a2');
@@ -195,13 +226,18 @@ test('two networks side by side do not interfere; GC of one leaves the other alo
   const rules = await nat();
   assert.match(rules, new RegExp(`name: \\\\"${netB.networkName}\\\\" id: \\\\"b1\\\\"`));
   assert.match(rules, new RegExp(`dnat name: \\\\"${netB.networkName}\\\\" id: \\\\"b1\\\\"`));
-  assert.match(rules, new RegExp(`name: \\\\"${netB.networkName}\\\\" id: \\\\"g-live\\\\"`));
+  assert.ok(rules.includes(`-j ${masqueradeChain(netB.networkName)}`) && rules.includes(`-j ${masqueradeChain(netA.networkName)}`), 'each network keeps its masquerade');
   assert.equal(await httpGet(`http://${b1.ip}/`), 'hello from b1');
   for (const h of httpds.splice(0)) await h.stop();
   await netB.tearDown('b1');
   await netB.tearDown('g-live');
   await assertGone(netB, 'b', 'b1');
   await assertGone(netB, 'b', 'g-live');
+  await netB.destroy();
+  const after = await nat();
+  assert.ok(!after.includes(masqueradeChain(netB.networkName)), 'destroy removes the network\'s masquerade');
+  assert.ok(after.includes(`-j ${masqueradeChain(netA.networkName)}`), 'and leaves the other network\'s alone');
+  assert.equal(await linkExists(netB.bridgeName), false);
 });
 
 test('CNI errors surface clearly and a failed setUp leaves nothing behind', async () => {

@@ -10,6 +10,7 @@ import { parseIpv4Cidr, type Ipv4Cidr } from './ipv4-cidr.js';
 import { listReservations, removeReservation } from './host-local.js';
 import { readNatTable, removeCniNatState } from './iptables.js';
 import { runCommand } from './command.js';
+import { ensureMasquerade, removeMasquerade } from './masquerade.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 
 /** Options of {@link CniPodNetwork}. Agents sharing a host must differ in every one of the first five. */
@@ -217,6 +218,7 @@ export class CniPodNetwork implements PodNetwork {
    */
   async destroy(): Promise<void> {
     await this.garbageCollect(new Set());
+    await removeMasquerade(this.networkName, this.#log);
     const r = await runCommand('ip', ['link', 'del', this.bridgeName], { timeoutMs: 10_000 });
     if (r.code !== 0 && !/Cannot find device|does not exist/i.test(r.stderr)) this.#log.warn('cannot delete bridge', { bridge: this.bridgeName, stderr: r.stderr.trim() });
     await rm(this.#stateDir, { recursive: true, force: true });
@@ -263,6 +265,7 @@ export class CniPodNetwork implements PodNetwork {
         await writeFile(tmp, JSON.stringify(body, null, 2) + '\n');
         await rename(tmp, join(dir, name));
       }
+      await ensureMasquerade(this.networkName, this.podCidr, this.#log);
     })().catch((e: unknown) => {
       this.#conflistWritten = undefined;
       throw e;

@@ -266,14 +266,17 @@ export async function removeEverythingTagged(tag: string): Promise<void> {
   for (const l of links) if (l.startsWith(tag)) await sh('ip', ['link', 'del', l]);
   const { parseNatRules, attachmentChains } = await import('./iptables.js');
   const table = parseNatRules(await sh('iptables-save', ['-t', 'nat']));
+  // Masquerade jumps of tagged networks (masquerade.ts), with the chains they jump to.
+  const masq = (await sh('iptables-save', ['-t', 'nat'])).split('\n').filter((l) => l.startsWith('-A POSTROUTING ') && l.includes(`--comment "skiff ${tag}`));
   const rules = table.cniRules.filter((r) => r.network.startsWith(tag));
-  if (rules.length === 0) return;
+  if (rules.length === 0 && masq.length === 0) return;
   const chains = new Set<string>();
   for (const r of rules) {
     if (r.target) chains.add(r.target);
     for (const c of attachmentChains(r.network, r.containerId)) if (table.chains.has(c)) chains.add(c);
   }
-  const script = ['*nat', ...rules.map((r) => `-D ${r.chain} ${r.spec}`), ...[...chains].map((c) => `-F ${c}`), ...[...chains].map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+  for (const l of masq) chains.add(l.slice(l.lastIndexOf(' -j ') + 4));
+  const script = ['*nat', ...rules.map((r) => `-D ${r.chain} ${r.spec}`), ...masq.map((l) => l.replace(/^-A /, '-D ')), ...[...chains].map((c) => `-F ${c}`), ...[...chains].map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
   await new Promise<void>((resolve) => {
     const child = execFile('iptables-restore', ['--noflush'], { timeout: 15_000 }, () => resolve());
     child.stdin?.end(script);

@@ -7,8 +7,9 @@ import {
   RuntimeError, type ContainerConfig, type ContainerRuntime, type ContainerStatus, type SandboxConfig, type SandboxStatus,
 } from '../runtime.js';
 import { silentLogger, type Logger } from '../../../util/log.js';
-import { RuncCli, type RuncState } from './runc-cli.js';
+import { RuncCli } from './runc-cli.js';
 import { createMonitored } from './conmon.js';
+import { processAlive, processStartTime } from './process-identity.js';
 import { annotation, containerSpec, sandboxSpec } from './oci-spec.js';
 import { mountOverlay, unmountOverlay } from './overlay.js';
 import { oomKills, removeCgroup } from './cgroups.js';
@@ -36,6 +37,9 @@ interface SandboxMeta {
   cgroupParent: string;
   shareProcessNamespace: boolean;
   hostname: string;
+  /** The pause process once it runs, and its start time (see process-identity.ts). */
+  pid?: number;
+  pidStart?: string;
 }
 
 interface ContainerMeta {
@@ -56,6 +60,9 @@ interface ContainerMeta {
   oomKilled?: boolean;
   specHash?: string;
   terminationMessageHostPath?: string;
+  /** The container's process once created, and its start time (see process-identity.ts). */
+  pid?: number;
+  pidStart?: string;
 }
 
 const defaultPause = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'native', 'pause');
@@ -164,6 +171,10 @@ export class RuncRuntime implements ContainerRuntime {
         exitDir: this.#exits, socketDir: this.#sockets, logPath: join(bundle, 'pause.log'),
       });
       await this.#runc.start(cfg.id);
+      meta.pid = pid;
+      const start = await processStartTime(pid);
+      if (start) meta.pidStart = start;
+      await writeAtomic(join(bundle, 'meta.json'), JSON.stringify(meta));
       return { ...this.#sandboxStatus(meta), state: 'ready', pid };
     } catch (e) {
       await this.removeSandbox(cfg.id).catch(() => {});
@@ -190,25 +201,28 @@ export class RuncRuntime implements ContainerRuntime {
     if (meta) await removeCgroup(meta.cgroupParent);
   }
 
+  /**
+   * From the agent's own records, not `runc list`: the pid and start time each process had, and the
+   * exit files conmon writes. Listing runs before and after every pod sync, and a Go program per listing
+   * took seconds under load; this is a handful of file reads.
+   */
   async listSandboxes(): Promise<readonly SandboxStatus[]> {
-    const states = await this.#states();
-    const out: SandboxStatus[] = [];
-    for (const id of await readdir(this.#sandboxes).catch(() => [] as string[])) {
+    const ids = await readdir(this.#sandboxes).catch(() => [] as string[]);
+    const out = await Promise.all(ids.map(async (id): Promise<SandboxStatus | undefined> => {
       const meta = await readJson<SandboxMeta>(join(this.#sandboxes, id, 'meta.json'));
-      if (!meta) continue;
-      const st = states.get(id);
-      const running = st?.status === 'running';
-      out.push({ ...this.#sandboxStatus(meta), state: running ? 'ready' : 'notready', ...(running ? { pid: st.pid } : {}) });
-    }
-    return out;
+      if (!meta) return undefined;
+      const pid = await this.#sandboxPid(meta);
+      return { ...this.#sandboxStatus(meta), state: pid !== undefined ? 'ready' : 'notready', ...(pid !== undefined ? { pid } : {}) };
+    }));
+    return out.filter((s): s is SandboxStatus => s !== undefined);
   }
 
   // ---------------------------------------------------------------- containers
 
   async createContainer(cfg: ContainerConfig): Promise<void> {
     const sbMeta = await readJson<SandboxMeta>(join(this.#sandboxes, cfg.sandboxId, 'meta.json'));
-    const sbState = sbMeta ? await this.#runc.state(cfg.sandboxId) : undefined;
-    if (!sbMeta || sbState?.status !== 'running') throw new RuntimeError('CreateContainerError', `the pod sandbox ${cfg.sandboxId} is not running`);
+    const pausePid = sbMeta ? await this.#sandboxPid(sbMeta) : undefined;
+    if (!sbMeta || pausePid === undefined) throw new RuntimeError('CreateContainerError', `the pod sandbox ${cfg.sandboxId} is not running`);
     const bundle = join(this.#containers, cfg.id);
     await mkdir(bundle, { recursive: true });
     const cgroupPath = `${sbMeta.cgroupParent}/${cfg.id}`;
@@ -233,13 +247,17 @@ export class RuncRuntime implements ContainerRuntime {
         [annotation.restartCount]: String(cfg.attempt), [annotation.containerKind]: cfg.kind, [annotation.image]: cfg.image,
         [annotation.imageId]: cfg.imageId, [annotation.logPath]: cfg.logPath,
       };
-      const spec = containerSpec(cfg, { pausePid: sbState.pid, netnsPath: sbMeta.netnsPath, shareProcessNamespace: sbMeta.shareProcessNamespace, cgroupParent: sbMeta.cgroupParent }, rootfs, extra, annotations);
+      const spec = containerSpec(cfg, { pausePid, netnsPath: sbMeta.netnsPath, shareProcessNamespace: sbMeta.shareProcessNamespace, cgroupParent: sbMeta.cgroupParent }, rootfs, extra, annotations);
       await writeAtomic(join(bundle, 'config.json'), JSON.stringify(spec));
       await mkdir(dirname(cfg.logPath), { recursive: true });
-      await createMonitored({
+      const pid = await createMonitored({
         conmon: this.#o.conmon ?? 'conmon', runc: this.#o.runc ?? '/usr/sbin/runc', runcRoot: this.#o.runcRoot, id: cfg.id, bundle,
         exitDir: this.#exits, socketDir: this.#sockets, logPath: cfg.logPath, stdin: cfg.stdin === true,
       });
+      meta.pid = pid;
+      const start = await processStartTime(pid);
+      if (start) meta.pidStart = start;
+      await writeAtomic(join(bundle, 'meta.json'), JSON.stringify(meta));
     } catch (e) {
       await this.removeContainer(cfg.id).catch(() => {});
       if (e instanceof RuntimeError) throw e;
@@ -303,13 +321,12 @@ export class RuncRuntime implements ContainerRuntime {
   }
 
   async listContainers(): Promise<readonly ContainerStatus[]> {
-    const states = await this.#states();
     const ids = await readdir(this.#containers).catch(() => [] as string[]);
-    const out = await Promise.all(ids.map((id) => this.#containerStatus(id, states.get(id))));
+    const out = await Promise.all(ids.map((id) => this.#containerStatus(id)));
     return out.filter((s): s is ContainerStatus => s !== undefined);
   }
 
-  async #containerStatus(id: string, st: RuncState | undefined): Promise<ContainerStatus | undefined> {
+  async #containerStatus(id: string): Promise<ContainerStatus | undefined> {
     const metaPath = join(this.#containers, id, 'meta.json');
     const meta = await readJson<ContainerMeta>(metaPath);
     if (!meta) return undefined;
@@ -319,9 +336,10 @@ export class RuncRuntime implements ContainerRuntime {
       ...(meta.specHash ? { specHash: meta.specHash } : {}),
       ...(meta.terminationMessageHostPath ? { terminationMessageHostPath: meta.terminationMessageHostPath } : {}),
     };
-    const exitFile = join(this.#exits, id);
-    const exit = await stat(exitFile).catch(() => undefined);
-    if (exit) {
+    const exited = async (): Promise<ContainerStatus | undefined> => {
+      const exitFile = join(this.#exits, id);
+      const exit = await stat(exitFile).catch(() => undefined);
+      if (!exit) return undefined;
       const code = Number((await readFile(exitFile, 'utf8').catch(() => '')).trim());
       if (meta.oomKilled === undefined) {
         const marker = await stat(join(this.#containers, id, 'oom')).then(() => true, () => false);
@@ -329,15 +347,48 @@ export class RuncRuntime implements ContainerRuntime {
         await writeAtomic(metaPath, JSON.stringify(meta)).catch(() => {});
       }
       return { ...base, state: 'exited', exitCode: Number.isFinite(code) ? code : 255, finishedAt: exit.mtimeMs, ...(meta.oomKilled ? { reason: 'OOMKilled' } : {}) };
+    };
+    if (meta.pid === undefined || meta.pidStart === undefined) {
+      // Recorded before pids were (or mid-create): ask runc.
+      const done = await exited();
+      if (done) return done;
+      const st = await this.#runc.state(id);
+      if (st?.status === 'running') return { ...base, state: 'running', pid: st.pid };
+      if (st?.status === 'created' || st?.status === 'creating') return { ...base, state: 'created' };
+      return { ...base, state: st ? 'exited' : 'unknown', ...(st ? { exitCode: 255, finishedAt: Date.now() } : {}) };
     }
-    if (st?.status === 'running') return { ...base, state: 'running', pid: st.pid };
-    if (st?.status === 'created' || st?.status === 'creating') return { ...base, state: 'created' };
-    // Stopped with no exit file (its monitor is gone too), or unknown to runc (e.g. after a reboot).
-    return { ...base, state: st ? 'exited' : 'unknown', ...(st ? { exitCode: 255, finishedAt: Date.now() } : {}) };
+    // The order matters: once the process is seen gone, conmon either still runs (and writes the exit
+    // file before it ends) or has written it.
+    const live = meta.startedAt ? { ...base, state: 'running' as const, pid: meta.pid } : { ...base, state: 'created' as const };
+    if (await processAlive(meta.pid, meta.pidStart)) return live;
+    const done = await exited();
+    if (done) return done;
+    if (await this.#monitorAlive(id)) return (await exited()) ?? live;
+    // Gone with no exit file and no monitor (killed, or the machine rebooted): exit code 255, as
+    // containerd reports such a container.
+    return (await exited()) ?? { ...base, state: 'exited', exitCode: 255, finishedAt: Date.now() };
   }
 
-  async #states(): Promise<Map<string, RuncState>> {
-    return new Map((await this.#runc.list()).map((s) => [s.id, s]));
+
+  /**
+   * The pause process's pid while the sandbox runs: conmon writes the sandbox's exit file when pause
+   * ends, and the process must still be the one recorded (conmon itself may be gone).
+   */
+  async #sandboxPid(m: SandboxMeta): Promise<number | undefined> {
+    if (m.pid === undefined || m.pidStart === undefined) {
+      const st = await this.#runc.state(m.id);
+      return st?.status === 'running' ? st.pid : undefined;
+    }
+    if (await stat(join(this.#exits, m.id)).then(() => true, () => false)) return undefined;
+    return (await processAlive(m.pid, m.pidStart)) ? m.pid : undefined;
+  }
+
+  /** Whether the conmon of container `id` still runs (its pid file, and its command line naming `id`). */
+  async #monitorAlive(id: string): Promise<boolean> {
+    const pid = Number((await readFile(join(this.#containers, id, 'conmon.pid'), 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    return cmdline.includes(id);
   }
 
   /** A fresh id for a sandbox or container. */
