@@ -58,7 +58,8 @@ export async function startServer(extraArgs: readonly string[] = [], o: { agent?
     proc.stderr.on('data', (d: Buffer) => { out += d.toString(); });
     proc.once('exit', (code) => rej(new Error(`server exited ${code}: ${out}`)));
   });
-  proc.removeAllListeners('exit'); if (process.env['BENCH_SERVER_LOGS']) proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+  proc.removeAllListeners('exit');
+  if (process.env['BENCH_SERVER_LOGS']) proc.stderr.on('data', (d: Buffer) => process.stderr.write(d));
   const stop = async (): Promise<void> => {
     if (proc.exitCode === null && proc.signalCode === null) {
       await new Promise((r) => { proc.once('exit', r); proc.kill(profile.length > 0 ? 'SIGTERM' : 'SIGKILL'); });

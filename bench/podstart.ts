@@ -150,7 +150,7 @@ async function main(): Promise<void> {
     await throughStack(client, runtimeDir, 'warmup', false).catch(() => []);
     const sequential = await throughStack(client, runtimeDir, 'seq', false);
     const concurrent = await throughStack(client, runtimeDir, 'par', true);
-    if (process.env["BENCH_VERBOSE"]) process.stderr.write(JSON.stringify({ sequential: sequential.map(Math.round), concurrent: concurrent.map(Math.round) }) + "\n");
+    if (process.env['BENCH_VERBOSE']) process.stderr.write(`${JSON.stringify({ sequential: sequential.map(Math.round), concurrent: concurrent.map(Math.round) })}\n`);
     const fl = await floor(busybox.rootfs, join(server.dataDir, 'agent', 'runtime', 'pause-rootfs'));
     const p = (xs: number[], q: number): number => round(percentile(xs, q));
     process.stdout.write(JSON.stringify({

@@ -48,7 +48,9 @@ function threadInstance(spec: ComponentSpec, log: Logger): Instance {
 
 function processInstance(spec: ComponentSpec, log: Logger): Instance {
   // The child learns its spec from the first message; it exits when this process goes (the IPC channel closes).
-  const child: ChildProcess = fork(entry, [spec.component], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // A young generation of 1 MB per semi-space (16 MB by default) keeps the process about 10 MB smaller,
+  // and every fork from it cheaper; what it allocates is short-lived and small.
+  const child: ChildProcess = fork(entry, [spec.component], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, '--max-semi-space-size=1'] });
   child.on('error', (e) => log.error('component process error', { err: e }));
   child.send({ type: 'start', spec } satisfies ComponentMessage);
   return {
