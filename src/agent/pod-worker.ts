@@ -9,6 +9,7 @@ import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { deepEqual } from '../util/deep-equal.js';
 import { PriorityGate } from '../util/priority-gate.js';
+import { runLifecycleHandler } from './lifecycle-hooks.js';
 import { Backoff, goDuration } from './backoff.js';
 import { containerResources, containerSecurity, processArgs, processEnv, processUser } from './container-config.js';
 import { ContainerConfigError, resolveEnv } from './env.js';
@@ -467,13 +468,24 @@ export class PodWorker {
     const stop = async (c: ContainerStatus): Promise<void> => {
       const spec = specOf(c.name, c.kind === 'init');
       if (spec) this.#event('Normal', 'Killing', `Stopping container ${c.name}`, { spec, init: c.kind === 'init' });
-      await this.#d.runtime.stopContainer(c.id, graceMs);
+      let remaining = graceMs;
+      const preStop = spec?.lifecycle?.preStop;
+      if (spec && preStop && c.state === 'running' && graceMs > 0) {
+        // The hook counts against the grace period; the container still gets at least 2 s after it (kubelet's minimum).
+        const started = this.#d.clock.now();
+        const failure = await runLifecycleHandler(preStop, {
+          runtime: this.#d.runtime, clock: this.#d.clock, pod: this.#pod, container: spec, containerId: c.id,
+          podIP: sandboxes.find((s) => s.state === 'ready')?.ip ?? this.#pod.status?.podIP, timeoutMs: graceMs,
+        });
+        if (failure) this.#event('Warning', 'FailedPreStopHook', failure, { spec, init: c.kind === 'init' });
+        remaining = Math.max(graceMs - (this.#d.clock.now() - started), Math.min(2000, graceMs));
+      }
+      await this.#d.runtime.stopContainer(c.id, remaining);
     };
     const running = containers.filter((c) => c.state === 'running' || c.state === 'created');
     // App containers first, then sidecars and init containers, as kubelet orders termination.
     await Promise.all(running.filter((c) => c.kind === 'app').map(stop));
     await Promise.all(running.filter((c) => c.kind === 'init').map(stop));
-    void sandboxes;
   }
 
   async #cleanUp(sandboxes: readonly SandboxStatus[], containers: readonly ContainerStatus[]): Promise<void> {

@@ -16,7 +16,7 @@ interface Cs {
 }
 interface PodObj { metadata: { uid: string }; status?: { phase?: string; containerStatuses?: Cs[]; initContainerStatuses?: Cs[] } }
 
-const busyboxPod = (name: string, extra: { restartPolicy?: string; command: string; resources?: string; image?: string; grace?: number; volume?: string }): string => `apiVersion: v1
+const busyboxPod = (name: string, extra: { restartPolicy?: string; command: string; resources?: string; image?: string; grace?: number; volume?: string; preStop?: string }): string => `apiVersion: v1
 kind: Pod
 metadata:
   name: ${name}
@@ -26,7 +26,7 @@ ${extra.grace !== undefined ? `  terminationGracePeriodSeconds: ${extra.grace}\n
   - name: main
     image: ${extra.image ?? 'busybox'}
     command: ["sh", "-c", ${JSON.stringify(extra.command)}]
-${extra.resources ?? ''}${extra.volume ? '    volumeMounts:\n    - name: out\n      mountPath: /out\n' : ''}`;
+${extra.preStop ? `    lifecycle:\n      preStop:\n        exec:\n          command: ["sh", "-c", ${JSON.stringify(extra.preStop)}]\n` : ''}${extra.resources ?? ''}${extra.volume ? '    volumeMounts:\n    - name: out\n      mountPath: /out\n' : ''}`;
 
 describe('container lifecycle on real runc', () => {
   let s: TestServer;
@@ -109,21 +109,23 @@ describe('container lifecycle on real runc', () => {
     await kubectlOk(s, ['delete', 'pod', 'noconfig', 'novolume', '--grace-period=0', '--force']);
   });
 
-  it('graceful deletion: SIGTERM reaches the process, which may finish; SIGKILL after the grace period', async () => {
+  it('graceful deletion: the preStop hook, then SIGTERM, which the process may finish on; SIGKILL after the grace period', async () => {
     const out = join(s.dataDir, 'term-out');
     mkdirSync(out, { recursive: true });
-    await apply('polite', busyboxPod('polite', { command: 'trap "echo got TERM > /out/polite; exit 0" TERM; while true; do sleep 0.2; done', volume: out }));
-    await apply('stubborn', busyboxPod('stubborn', { command: 'exec sleep 1000', grace: 2 }));
+    await apply('polite', busyboxPod('polite', { command: 'trap "echo got TERM >> /out/polite; exit 0" TERM; while true; do sleep 0.2; done', volume: out, preStop: 'echo prestop >> /out/polite' }));
+    await apply('stubborn', busyboxPod('stubborn', { command: 'exec sleep 1000', grace: 2, preStop: 'echo cannot; exit 3' }));
     await eventually(async () => (await main('polite'))?.state?.running && (await main('stubborn'))?.state?.running, 30_000, 'both running');
     let t = Date.now();
     await kubectlOk(s, ['delete', 'pod', 'polite']);
     assert.ok(Date.now() - t < 10_000, 'a process that exits on TERM is not held for the grace period');
-    assert.equal(readFileSync(join(out, 'polite'), 'utf8'), 'got TERM\n');
+    assert.equal(readFileSync(join(out, 'polite'), 'utf8'), 'prestop\ngot TERM\n', 'the hook ran in the container before TERM');
     t = Date.now();
     await kubectlOk(s, ['delete', 'pod', 'stubborn']);
     const took = Date.now() - t;
     assert.ok(took >= 2000 && took < 15_000, `sleep ignores TERM as PID 1: killed after the 2 s grace period (took ${took} ms)`);
     assert.ok(!runcList().some((c) => c.annotations?.['io.kubernetes.pod.name'] === 'stubborn'), 'its containers are gone');
+    const events = await kubectlOk(s, ['get', 'events', '--field-selector', 'involvedObject.name=stubborn,reason=FailedPreStopHook', '-o', 'jsonpath={.items[*].message}']);
+    assert.match(events, /^Exec lifecycle hook \(\[sh -c echo cannot; exit 3\]\) for Container "main" in Pod "stubborn_default\([0-9a-f-]+\)" failed - error: command .* exited with 3/);
   });
 
   it('--grace-period=0 --force removes the pod at once and its containers soon after', async () => {

@@ -139,6 +139,8 @@ export interface ContainerRuntime {
   /** Signals the container (its stop signal, then SIGKILL after `graceMs`) and waits until it has exited. */
   stopContainer(id: string, graceMs: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
+  /** Runs a command in a running container and waits for it (lifecycle hooks, exec probes). */
+  execSync(id: string, cmd: readonly string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
   listSandboxes(): Promise<readonly SandboxStatus[]>;
   listContainers(): Promise<readonly ContainerStatus[]>;
   /** Calls `fn` when a container exits (it may be called more than once for the same exit). */

@@ -37,6 +37,22 @@ export class RuncCli {
     });
   }
 
+  /**
+   * Runs `cmd` in the running container `id` and waits for it (CRI's ExecSync): its exit code and its
+   * stdout and stderr together. A command still running after `timeoutMs` is killed (exit code 137).
+   */
+  exec(id: string, cmd: readonly string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    return new Promise((resolve) => {
+      execFile(this.binary, ['--root', this.root, 'exec', id, ...cmd], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
+        const output = stdout + stderr;
+        if (!err) return resolve({ exitCode: 0, output });
+        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
+        if (e.killed) return resolve({ exitCode: 137, output: `${output}command timed out after ${timeoutMs} ms` });
+        resolve({ exitCode: typeof e.code === 'number' ? e.code : 255, output: output || e.message });
+      });
+    });
+  }
+
   async version(): Promise<string> {
     const out = await new Promise<string>((resolve, reject) => {
       execFile(this.binary, ['--version'], { timeout: 5000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));

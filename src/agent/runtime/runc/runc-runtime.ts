@@ -310,6 +310,10 @@ export class RuncRuntime implements ContainerRuntime {
     return !st || st.status === 'stopped';
   }
 
+  async execSync(id: string, cmd: readonly string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    return this.#runc.exec(id, cmd, timeoutMs);
+  }
+
   async removeContainer(id: string): Promise<void> {
     const bundle = join(this.#containers, id);
     await this.#runc.kill(id, 'SIGKILL');

@@ -83,6 +83,13 @@ export class SimRuntime implements ContainerRuntime {
   }
 
   async stopContainer(id: string): Promise<void> { this.exit(id, 143); }
+  /** Every exec, in order; `execResult` decides what it returns. */
+  readonly execs: { id: string; cmd: readonly string[] }[] = [];
+  execResult: (cmd: readonly string[]) => { exitCode: number; output: string } = () => ({ exitCode: 0, output: '' });
+  async execSync(id: string, cmd: readonly string[]): Promise<{ exitCode: number; output: string }> {
+    this.execs.push({ id, cmd });
+    return this.execResult(cmd);
+  }
   async removeContainer(id: string): Promise<void> { this.containers.delete(id); }
   async listSandboxes(): Promise<readonly SandboxStatus[]> { return [...this.sandboxes.values()].map((s) => ({ ...s })); }
   async listContainers(): Promise<readonly ContainerStatus[]> { return [...this.containers.values()].map((c) => ({ ...c })); }
