@@ -80,6 +80,8 @@ async function main(): Promise<void> {
     const loaded = { server: rssMb(server.pid), agent: rssMb(agentPid), conmon: sumRss(conmons), pause: sumRss(pauses) };
     process.stdout.write(`${JSON.stringify({
       bench: 'footprint',
+      server_rss_mb: round(idle.server + idle.agent),
+      with_20_pods_rss_mb: round(loaded.server + loaded.agent + loaded.conmon + loaded.pause),
       idle_server_rss_mb: round(idle.server), idle_agent_rss_mb: round(idle.agent), idle_total_rss_mb: round(idle.server + idle.agent),
       idle_server_cpu_pct: round(serverCpu), idle_agent_cpu_pct: round(agentCpu),
       pods, loaded_server_rss_mb: round(loaded.server), loaded_agent_rss_mb: round(loaded.agent),
