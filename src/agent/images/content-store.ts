@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pidAlive } from '../../util/pid-alive.js';
 
 /**
  * Content-addressed blobs under `<root>/blobs/sha256/<hex>`. A blob only ever appears under its final name after
@@ -23,15 +24,6 @@ export type WriteProgress = (bytes: number) => void;
 function hexOf(digest: string): string {
   if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw new Error(`not a sha256 digest: ${digest}`);
   return digest.slice('sha256:'.length);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The blob directory of an image store. */
@@ -171,7 +163,7 @@ export class ContentStore {
       const m = /^[a-f0-9]{64}\.(\d+)-.*\.partial$/.exec(name);
       if (!m && !name.endsWith('.partial')) continue;
       const pid = Number(m?.[1] ?? 0);
-      if (pid === 0 || (pid !== process.pid && !alive(pid))) rmSync(join(this.dir, name), { force: true });
+      if (pid === 0 || (pid !== process.pid && !pidAlive(pid))) rmSync(join(this.dir, name), { force: true });
     }
   }
 }

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync, fsyncSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ImageConfig } from './types.js';
+import { pidAlive } from '../../util/pid-alive.js';
 
 /**
  * The store's small database: which images exist (by id, the config digest), which blobs each holds on to, and which
@@ -37,15 +38,6 @@ const lockTimeoutMs = 30_000;
 
 function emptyDoc(): IndexDoc {
   return { version: 1, images: {}, names: {} };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The index file of one image store. */
@@ -144,7 +136,7 @@ export class ImageIndex {
       let holder = 0;
       try { holder = Number(readFileSync(lock, 'utf8')); } catch { continue; }
       // An empty file is a holder between open and write; only a dead pid is proof of a stale lock.
-      if (holder > 0 && holder !== process.pid && !alive(holder)) {
+      if (holder > 0 && holder !== process.pid && !pidAlive(holder)) {
         try { unlinkSync(lock); } catch { /* someone else stole it first */ }
         continue;
       }

@@ -15,6 +15,7 @@ import { rootfsMounted } from './rootfs-mounted.js';
 import { shortDigest, type StagedImage } from './staged-image.js';
 import { ImageError, type ImageService, type LocalImage, type PullPolicy, type PullProgress } from './types.js';
 import { scratchName, unpackImage } from './unpack.js';
+import { pidAlive } from '../../util/pid-alive.js';
 
 /**
  * The node's image store: content-addressed blobs, a JSON index of names → images, and one read-only root
@@ -59,15 +60,6 @@ export interface ImportReport {
 function pidOfScratch(name: string): number {
   const m = /^\.?(\d+)-/.exec(name);
   return m ? Number(m[1]) : 0;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The ImageService of a real node (see the file comment for the layout). */
@@ -436,7 +428,7 @@ export class OciImageStore implements ImageService {
       for (const name of readdirSync(dir)) {
         if (hidden !== name.startsWith('.')) continue;
         const pid = pidOfScratch(name);
-        if (pid > 0 && pid !== process.pid && !alive(pid)) rmSync(join(dir, name), { recursive: true, force: true });
+        if (pid > 0 && pid !== process.pid && !pidAlive(pid)) rmSync(join(dir, name), { recursive: true, force: true });
       }
     }
   }
