@@ -15,9 +15,7 @@ import { buildAgent, importDroppedImages } from './agent-setup.js';
 import type { ComponentSpec, ComponentMessage } from './component-supervisor.js';
 
 /** Messages from the supervising server: a worker thread's port, or a forked process's IPC channel. */
-const channel = {
-  on: (fn: (m: ComponentMessage) => void): void => { if (parentPort) parentPort.on('message', fn); else process.on('message', fn as (m: unknown) => void); },
-};
+const onMessage = (fn: (m: ComponentMessage) => void): unknown => (parentPort ? parentPort.on('message', fn) : process.on('message', fn));
 
 const spec: ComponentSpec = parentPort ? workerData as ComponentSpec : await new Promise<ComponentSpec>((resolve) => {
   process.once('message', (m: ComponentMessage) => { if (m.type === 'start') resolve(m.spec); });
@@ -25,7 +23,7 @@ const spec: ComponentSpec = parentPort ? workerData as ComponentSpec : await new
 const log: Logger = createLogger(spec.component);
 const client = new RestClient(spec.access, { userAgent: spec.userAgent });
 const stop = new AbortController();
-channel.on((m) => { if (m.type === 'stop') stop.abort(); });
+onMessage((m) => { if (m.type === 'stop') stop.abort(); });
 // A component process must not outlive its server (a killed server restarts with a new one): the IPC
 // channel closes when the server goes, whatever the way.
 if (!parentPort) process.once('disconnect', () => { log.warn('the server is gone; exiting'); process.exit(0); });
