@@ -46,7 +46,7 @@ export async function startServer(extraArgs: readonly string[] = [], o: { agent?
     release = subnet.release;
     mkdirSync(join(dataDir, 'images'), { recursive: true });
     copyFileSync(testImages().archive, join(dataDir, 'images', 'test-images.tar'));
-    agentArgs = ['--node-name', 'bench-node', '--root-dir', join(dataDir, 'kubelet'), '--pod-log-dir', join(dataDir, 'pod-logs'), '--pod-cidr', subnet.cidr];
+    agentArgs = ['--kubelet-port', '0', '--node-name', 'bench-node', '--root-dir', join(dataDir, 'kubelet'), '--pod-log-dir', join(dataDir, 'pod-logs'), '--pod-cidr', subnet.cidr];
   }
   const profile = process.env['BENCH_PROFILE'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_PROFILE']}`] : [];
   const proc = spawn(process.execPath, [...profile, join(root, 'dist', 'src', 'cli', 'main.js'), 'server', '--data-dir', dataDir, '--https-listen-port', '0', '--bind-address', '127.0.0.1', ...agentArgs, ...extraArgs], {

@@ -20,6 +20,7 @@ import { ApiVolumeSources } from './api-volume-sources.js';
 import type { ResourceAmounts } from './downward/resource-field.js';
 import { deepEqual } from '../util/deep-equal.js';
 import { PriorityGate } from '../util/priority-gate.js';
+import { logTarget, type LogTarget } from './logs/log-target.js';
 
 type P = Pod & KubeObject;
 
@@ -207,6 +208,20 @@ export class Agent {
     this.#stateQueued = false;
     const live = new Set((await this.#runtimeState()).sandboxes.map((s) => s.id));
     await this.#o.network.garbageCollect(live).catch((e: Error) => this.#log.warn('network garbage collection failed', { err: e }));
+  }
+
+  /** The log file `kubectl logs` means for a pod's container on this node, or kubelet's reason why there is none. */
+  async logTarget(namespace: string, podName: string, container: string, previous: boolean): Promise<LogTarget> {
+    const pod = this.#informer?.list().find((p) => p.metadata.namespace === namespace && p.metadata.name === podName);
+    const { containers } = pod ? await this.#runtimeState() : { containers: [] };
+    return logTarget(pod, podName, container, previous, containers.filter((c) => c.pod.uid === pod?.metadata.uid));
+  }
+
+  /** Whether a container still runs (or is about to): a log follower stops once it does not. */
+  async containerRunning(id: string): Promise<boolean> {
+    this.#stateQueued = false;
+    const c = (await this.#runtimeState()).containers.find((x) => x.id === id);
+    return c?.state === 'running' || c?.state === 'created';
   }
 
   /** Stops watching and heart-beating; containers keep running (they outlive the agent by design). */

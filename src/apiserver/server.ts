@@ -15,6 +15,7 @@ import { decode } from './registry/codec.js';
 import { RestStore, type Admission } from './registry/rest-store.js';
 import { parseRequestPath } from './request-info.js';
 import { handleResource } from './handlers/resources.js';
+import type { KubeletClientTLS } from './handlers/pod-log.js';
 import { sendError, sendJSON } from './http.js';
 import {
   aggregatedDiscovery, aggregatedType, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, wantsAggregated,
@@ -48,6 +49,8 @@ export interface ApiServerOptions {
   readonly watchCacheSize?: number;
   /** The address other machines and pods reach this server at (the `kubernetes` Service's endpoint). */
   readonly advertiseAddress?: string;
+  /** The client certificate for calling node agents (pods/log), and the CA their serving certificates chain to. */
+  readonly kubeletClient?: KubeletClientTLS;
 }
 
 /** Who made a request. */
@@ -268,6 +271,7 @@ export class ApiServer {
     await handleResource(req, res, info, url, {
       clock: this.#clock,
       store: (g, v, r) => this.#stores.get(`${g}/${v}/${r}`),
+      ...(this.#opts.kubeletClient ? { kubeletClient: this.#opts.kubeletClient } : {}),
     });
   }
 }

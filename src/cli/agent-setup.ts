@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
+import { StreamingServer } from '../agent/server/streaming-server.js';
 import { Agent } from '../agent/agent.js';
 import { ApiVolumeSources } from '../agent/api-volume-sources.js';
 import { OciImageStore } from '../agent/images/image-store.js';
@@ -37,6 +38,9 @@ export interface AgentSettings {
   readonly runcRoot?: string;
   readonly registriesFile?: string;
   readonly heartbeatMs?: number;
+  /** The streaming server's port (kubelet's 10250; 0 picks a free one) and its certificate. */
+  readonly kubeletPort?: number;
+  readonly kubeletTLS?: { readonly cert: string; readonly key: string; readonly ca: string };
 }
 
 /** Names and paths private to one agent, derived from its data dir. */
@@ -71,7 +75,10 @@ export async function agentPreflight(): Promise<string[]> {
 }
 
 /** Builds the agent and its parts; `start()` is the caller's. */
-export async function buildAgent(s: AgentSettings, log: Logger): Promise<{ agent: Agent; client: RestClient; images: OciImageStore }> {
+/** The common name of the API server's client certificate towards agents (as kube-apiserver's). */
+export const KUBELET_CLIENT_NAME = 'kube-apiserver-kubelet-client';
+
+export async function buildAgent(s: AgentSettings, log: Logger): Promise<{ agent: Agent; client: RestClient; images: OciImageStore; streaming?: StreamingServer }> {
   const ident = agentIdentity(s.dataDir);
   // `skiff killall` reads where this agent keeps things (without credentials).
   await mkdir(s.dataDir, { recursive: true });
@@ -87,12 +94,26 @@ export async function buildAgent(s: AgentSettings, log: Logger): Promise<{ agent
   const images = new OciImageStore({ root: join(s.dataDir, 'images'), ...(registries ? { registries } : {}), log });
   const sources = new ApiVolumeSources(client);
   const volumes = new KubeletVolumeManager({ rootDir: s.rootDir, sources, nodeName: s.nodeName, log });
-  const agent = new Agent({
+  // The streaming server is up before the Node is registered, so the Node can publish its port.
+  let agent: Agent | undefined;
+  let streaming: StreamingServer | undefined;
+  let kubeletPort: number | undefined;
+  if (s.kubeletTLS) {
+    const notReady = { kind: 'error', code: 503, message: 'the agent is starting' } as const;
+    streaming = new StreamingServer({
+      tls: s.kubeletTLS, allowedClients: [KUBELET_CLIENT_NAME], log,
+      logTarget: async (ns, pod, container, previous) => (agent ? agent.logTarget(ns, pod, container, previous) : notReady),
+      containerRunning: async (id) => (agent ? agent.containerRunning(id) : false),
+    });
+    kubeletPort = await streaming.start(s.kubeletPort ?? 10250, s.address);
+  }
+  agent = new Agent({
     client, nodeName: s.nodeName, address: s.address, podCIDR: s.podCIDR, runtime, network, images, volumes, sources,
     rootDir: s.rootDir, podLogDir: s.podLogDir, cgroupRoot: ident.cgroupRoot, labels: s.labels, maxPods: s.maxPods, log,
     ...(s.heartbeatMs !== undefined ? { heartbeatMs: s.heartbeatMs } : {}),
+    ...(kubeletPort !== undefined ? { kubeletPort } : {}),
   });
-  return { agent, client, images };
+  return { agent, client, images, ...(streaming ? { streaming } : {}) };
 }
 
 /**

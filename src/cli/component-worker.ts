@@ -31,11 +31,12 @@ if (!parentPort) process.once('disconnect', () => { log.warn('the server is gone
 async function run(): Promise<void> {
   if (spec.component === 'agent') {
     const settings = spec.agent!;
-    const { agent, client: agentClient, images } = await buildAgent(settings, log);
+    const { agent, client: agentClient, images, streaming } = await buildAgent(settings, log);
     if (settings.imagesDropDir) await importDroppedImages(settings.imagesDropDir, images, log);
     await agent.start();
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     await agent.stop();
+    await streaming?.close();
     agentClient.close();
     return;
   }

@@ -10,7 +10,7 @@ import { createLogger } from '../util/log.js';
 import type { ClusterAccess } from '../client/kubeconfig.js';
 import { selectControllers } from '../controllers/manager.js';
 import { ComponentSupervisor } from './component-supervisor.js';
-import { agentPreflight } from './agent-setup.js';
+import { agentPreflight, KUBELET_CLIENT_NAME } from './agent-setup.js';
 
 const help = `Usage: skiff server [flags]
 
@@ -24,6 +24,7 @@ Flags:
   --node-name NAME           this machine's node name (default: the host name)
   --disable-agent            do not run a node agent on this machine
   --root-dir DIR             the agent's pod volumes directory, as kubelet's (default /var/lib/kubelet)
+  --kubelet-port N           the agent's port for logs and other streams (default 10250, 0 picks one)
   --pod-log-dir DIR          where container logs go (default /var/log/pods)
   --pod-cidr CIDR            this node's pod subnet (default 10.42.0.0/24)
   --max-pods N               pods this node takes (default 110)
@@ -68,6 +69,7 @@ export async function runServer(argv: string[]): Promise<number> {
       'pod-log-dir': { type: 'string', default: '/var/log/pods' },
       'pod-cidr': { type: 'string', default: '10.42.0.0/24' },
       'max-pods': { type: 'string', default: '110' },
+      'kubelet-port': { type: 'string', default: '10250' },
       'node-label': { type: 'string', multiple: true, default: [] },
       'disable-scheduler': { type: 'boolean', default: false },
       'compaction-interval': { type: 'string', default: '5m' },
@@ -105,8 +107,10 @@ export async function runServer(argv: string[]): Promise<number> {
   const enabled = selectControllers(values.controllers ?? ['*']);
   const watchCacheSize = Number(values['watch-cache-size']);
   if (!Number.isInteger(watchCacheSize) || watchCacheSize < 1) throw new Error(`--watch-cache-size: "${values['watch-cache-size']}" is not a positive integer`);
+  const kubeletClient = await loadOrIssue(ca, tlsDir, 'apiserver-kubelet-client', { user: KUBELET_CLIENT_NAME, groups: ['system:masters'] }, { client: true });
   const server = new ApiServer({
     store, log: log.with({ component: 'apiserver' }), tls: { cert: serving.cert, key: serving.key, ca: ca.pair.cert },
+    kubeletClient: { ...kubeletClient, ca: ca.pair.cert },
     compactIntervalMs: parseDuration(values['compaction-interval']!, '--compaction-interval'), watchCacheSize, advertiseAddress: advertise,
   });
   await server.start(port, bind);
@@ -134,6 +138,11 @@ export async function runServer(argv: string[]): Promise<number> {
     }
     const nodeName = (values['node-name'] ?? host).toLowerCase();
     const cert = await loadOrIssue(ca, tlsDir, `node-${nodeName}`, { user: `system:node:${nodeName}`, groups: ['system:nodes'] }, { client: true });
+    const kubeletTLS = await loadOrIssue(ca, tlsDir, `kubelet-${nodeName}`, { user: `system:node:${nodeName}`, groups: ['system:nodes'] }, {
+      server: { dns: [...new Set([nodeName, host, 'localhost'])], ips: [...new Set([advertise, '127.0.0.1'])] },
+    });
+    const kubeletPort = Number(values['kubelet-port']);
+    if (!Number.isInteger(kubeletPort) || kubeletPort < 0 || kubeletPort > 65535) throw new Error(`--kubelet-port: "${values['kubelet-port']}" is not a port`);
     const maxPods = Number(values['max-pods']);
     if (!Number.isInteger(maxPods) || maxPods < 1) throw new Error(`--max-pods: "${values['max-pods']}" is not a positive integer`);
     const labels: Record<string, string> = { 'node-role.kubernetes.io/control-plane': 'true' };
@@ -147,6 +156,7 @@ export async function runServer(argv: string[]): Promise<number> {
       agent: {
         access: access(cert), nodeName, dataDir: join(dataDir, 'agent'), rootDir: resolve(values['root-dir']!), podLogDir: resolve(values['pod-log-dir']!),
         podCIDR: values['pod-cidr']!, address: advertise, maxPods, labels, registriesFile: join(dataDir, 'registries.yaml'), imagesDropDir: join(dataDir, 'images'),
+        kubeletPort, kubeletTLS: { ...kubeletTLS, ca: ca.pair.cert },
       },
     }, log, 'process'));
   }

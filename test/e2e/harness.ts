@@ -162,7 +162,7 @@ export async function startServerWithAgent(extraArgs: string[] = []): Promise<Te
   writeFileSync(join(dataDir, 'registries.yaml'), `mirrors:\n  docker.io:\n    endpoint:\n    - ${registry.url}\n`);
   const nodeName = `node-${basename(dataDir).slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
   const s = new TestServer(dataDir, [
-    '--node-name', nodeName, '--root-dir', join(dataDir, 'kubelet'), '--pod-log-dir', join(dataDir, 'pod-logs'), '--pod-cidr', subnet.cidr, ...extraArgs,
+    '--node-name', nodeName, '--root-dir', join(dataDir, 'kubelet'), '--pod-log-dir', join(dataDir, 'pod-logs'), '--pod-cidr', subnet.cidr, '--kubelet-port', '0', ...extraArgs,
   ]);
   s.withAgent = true;
   s.releaseSubnet = () => { subnet.release(); void registry.stop(); };

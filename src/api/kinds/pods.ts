@@ -41,6 +41,7 @@ export const pods = defineResource<PodObject>({
   subresources: [
     statusSubresource('', 'v1', 'Pod'),
     { name: 'binding', kind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] },
+    { name: 'log', kind: { group: '', version: 'v1', kind: 'Pod' }, verbs: ['get'] },
   ],
   statusSubresource: true,
   returnDeletedObject: true,

@@ -10,6 +10,7 @@ import type { ResourceRequest } from '../request-info.js';
 import { patchPrecondition, type FieldValidation, type ListResult, type PatchType, type RestStore, type WriteOptions } from '../registry/rest-store.js';
 import { parseIncludeObject, tableRow, toTable, type IncludeObject } from '../table.js';
 import { serveWatch } from './watch.js';
+import { servePodLog, type KubeletClientTLS } from './pod-log.js';
 import type { Clock } from '../../util/clock.js';
 import { applyJsonPatch } from '../../api/patch/json-patch.js';
 import { applyMergePatch } from '../../api/patch/merge-patch.js';
@@ -30,6 +31,8 @@ export interface ResourceContext {
   readonly clock: Clock;
   /** The RestStore of a resource, by group, version and plural. */
   store(group: string, version: string, resource: string): RestStore | undefined;
+  /** How the server calls node agents (pods/log); absent, logs cannot be fetched. */
+  readonly kubeletClient?: KubeletClientTLS;
 }
 
 function boolParam(v: string | null): boolean {
@@ -205,6 +208,9 @@ export async function handleResource(req: IncomingMessage, res: ServerResponse, 
     if (info.name === undefined) {
       sendList(res, def, await rest.list(ns, listOptions(q)), neg, include, now);
       return;
+    }
+    if (sub === 'log' && def.plural === 'pods' && def.group === '') {
+      return servePodLog(req, res, rest, ctx.store('', 'v1', 'nodes')!, ctx.kubeletClient, ns!, info.name, q);
     }
     const obj = await rest.get(ns, info.name, q.get('resourceVersion') ?? undefined);
     if (sub === 'scale') return sendObject(res, 200, scaleOf(obj), neg);

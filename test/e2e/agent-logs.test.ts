@@ -1,0 +1,92 @@
+// `kubectl logs` through the API server to the node agent's streaming port, on real containers: the
+// tutorial's log-collector sidecar (-c), following new lines (-f), the previous instance after a crash
+// (--previous), tail/timestamps, and kubelet's errors for containers that have no log.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { eventually, kubectl, kubectlBin, kubectlOk, manifest, startServerWithAgent, type TestServer } from './harness.js';
+
+const pod = (name: string, body: string): string => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\nspec:\n${body}`;
+
+describe('kubectl logs on real containers', () => {
+  let s: TestServer;
+  const apply = (name: string, yaml: string): Promise<string> => kubectlOk(s, ['apply', '-f', manifest(s, `${name}.yaml`, yaml)]);
+  const running = (name: string): Promise<unknown> => eventually(async () => {
+    const p = JSON.parse(await kubectlOk(s, ['get', 'pod', name, '-o', 'json'])) as { status?: { containerStatuses?: { state?: { running?: object } }[] } };
+    return (p.status?.containerStatuses ?? []).length > 0 && p.status!.containerStatuses!.every((c) => c.state?.running);
+  }, 30_000, `${name} running`);
+
+  before(async () => { s = await startServerWithAgent(); });
+  after(async () => { await s?.dispose(); });
+
+  it('the log-collector sidecar: the app writes to a shared volume, `logs -c sidecar` shows it; without -c kubectl picks the first container', async () => {
+    await apply('collector', pod('collector', `  volumes:
+  - name: varlog
+    emptyDir: {}
+  containers:
+  - name: app
+    image: busybox
+    command: ["sh", "-c", "i=0; while true; do echo \\"app line $i\\" >> /var/log/app.log; echo stdout-of-app; i=$((i+1)); sleep 0.5; done"]
+    volumeMounts:
+    - name: varlog
+      mountPath: /var/log
+  - name: sidecar
+    image: busybox
+    command: ["sh", "-c", "tail -n+1 -F /var/log/app.log"]
+    volumeMounts:
+    - name: varlog
+      mountPath: /var/log
+`));
+    await running('collector');
+    const side = await eventually(async () => { const out = await kubectlOk(s, ['logs', 'collector', '-c', 'sidecar']); return /app line 1\n/.test(out) ? out : undefined; }, 20_000, 'the sidecar to print the app\'s lines');
+    assert.match(side, /^app line 0\napp line 1\n/);
+    const r = await kubectl(s, ['logs', 'collector']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^stdout-of-app\n/);
+    assert.match(r.stderr, /Defaulted container "app" out of: app, sidecar/);
+    assert.equal(await kubectlOk(s, ['logs', 'collector', '-c', 'sidecar', '--tail=1']).then((o) => o.split('\n').length), 2, 'one line and its newline');
+    assert.match(await kubectlOk(s, ['logs', 'collector', '-c', 'sidecar', '--tail=1', '--timestamps']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z app line \d+\n$/);
+  });
+
+  it('-f streams lines as they are written', async () => {
+    const child = spawn(kubectlBin(), [`--kubeconfig=${s.kubeconfig}`, `--cache-dir=${s.cacheDir}`, 'logs', '-f', 'collector', '-c', 'app', '--tail=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    try {
+      const t0 = Date.now();
+      await eventually(() => out.split('\n').length >= 5, 10_000, 'four lines through -f');
+      assert.ok(Date.now() - t0 >= 1000, 'they arrived as written (a line every 0.5 s), not all at once');
+      assert.equal(child.exitCode, null, 'still following');
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('--previous shows the instance before a crash; errors read as upstream\'s', async () => {
+    await apply('crasher', pod('crasher', `  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "echo run $RANDOM$RANDOM; sleep 5; exit 1"]
+`));
+    // Read both while the second instance runs (during a back-off both would show the last one).
+    await eventually(async () => {
+      const p = JSON.parse(await kubectlOk(s, ['get', 'pod', 'crasher', '-o', 'json'])) as { status?: { containerStatuses?: { restartCount: number; state?: { running?: object } }[] } };
+      const c = p.status?.containerStatuses?.[0];
+      return c && c.restartCount >= 1 && c.state?.running;
+    }, 40_000, 'the second instance running');
+    const prev = await kubectlOk(s, ['logs', 'crasher', '--previous']);
+    assert.match(prev, /^run \d+\n$/);
+    const now = await kubectlOk(s, ['logs', 'crasher']);
+    assert.match(now, /^run \d+\n$/);
+    assert.notEqual(now, prev, 'the current instance is another run');
+
+    let r = await kubectl(s, ['logs', 'collector', '-c', 'nope']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /container nope is not valid for pod collector/);
+    r = await kubectl(s, ['logs', 'collector', '-c', 'app', '--previous']);
+    assert.match(r.stderr, /Error from server \(BadRequest\): previous terminated container "app" in pod "collector" not found/);
+    await apply('nopull', pod('nopull', '  containers:\n  - name: main\n    image: 127.0.0.1:1/none:1\n'));
+    r = await eventually(async () => { const x = await kubectl(s, ['logs', 'nopull']); return /waiting to start/.test(x.stderr) ? x : undefined; }, 30_000, 'waiting to start');
+    assert.match(r.stderr, /Error from server \(BadRequest\): container "main" in pod "nopull" is waiting to start: (image can't be pulled|trying and failing to pull image|ContainerCreating)/);
+  });
+});
