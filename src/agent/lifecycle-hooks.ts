@@ -1,8 +1,7 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { Container, LifecycleHandler, Pod } from 'kubernetes-types/core/v1.js';
 import type { ContainerRuntime } from './runtime/runtime.js';
 import type { Clock } from '../util/clock.js';
+import { endpointURL, httpGetStatus, resolvePort } from './pod-endpoints.js';
 
 export interface HookContext {
   readonly runtime: ContainerRuntime;
@@ -17,31 +16,6 @@ export interface HookContext {
 
 /** `name_namespace(uid)`, as kubelet names a pod in its messages. */
 export const podDescription = (pod: Pod): string => `${pod.metadata?.name}_${pod.metadata?.namespace}(${pod.metadata?.uid})`;
-
-/** A named container port becomes its number; a number stays. */
-function resolvePort(port: number | string, container: Container): number | undefined {
-  if (typeof port === 'number') return port;
-  const named = container.ports?.find((p) => p.name === port)?.containerPort;
-  if (named !== undefined) return named;
-  const n = Number(port);
-  return Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
-function httpGet(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
-      method: 'GET', headers: { 'User-Agent': 'kube-lifecycle/1.32', Accept: '*/*', ...headers }, timeout: timeoutMs, agent: false,
-      // As kubelet: an HTTPS hook does not verify the pod's certificate.
-      rejectUnauthorized: false,
-    }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /**
  * Runs a postStart or preStop handler as kubelet's handler runner does. Resolves with undefined when it
@@ -62,11 +36,9 @@ export async function runLifecycleHandler(h: LifecycleHandler, ctx: HookContext)
     const fail = (err: string): string => `HTTP lifecycle hook (${g.path ?? ''}) ${who} failed - error: ${err}`;
     if (port === undefined) return fail(`couldn't find port: ${String(g.port)} in ${ctx.container.name}`);
     if (!host) return fail('the pod has no IP');
-    const scheme = (g.scheme ?? 'HTTP').toLowerCase();
-    const path = g.path ? (g.path.startsWith('/') ? g.path : `/${g.path}`) : '/';
     const headers = Object.fromEntries((g.httpHeaders ?? []).map((x) => [x.name, x.value]));
     try {
-      const code = await httpGet(new URL(`${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}${path}`), headers, ctx.timeoutMs);
+      const code = await httpGetStatus(endpointURL(g.scheme ?? 'HTTP', host, port, g.path), headers, 'kube-lifecycle/1.32', ctx.timeoutMs);
       return code >= 200 && code < 400 ? undefined : fail(`HTTP status code ${code}`);
     } catch (e) {
       return fail((e as Error).message);

@@ -107,6 +107,50 @@ describe('pod worker (SimRuntime, manual clock)', () => {
     assert.match(s.state!.waiting!.message!, /^back-off 10s /);
   });
 
+  it('probes: readiness decides Ready, a failing liveness probe restarts the container, a startup probe holds them back', async () => {
+    const verdict = new Map<string, number>([['ready', 1], ['alive', 0], ['started', 1]]);
+    sim.execResult = (cmd) => ({ exitCode: verdict.get(cmd[0] ?? '') ?? 0, output: `${cmd[0]} says ${verdict.get(cmd[0] ?? '')}` });
+    const probe = (cmd: string, failureThreshold: number) => ({ exec: { command: [cmd] }, periodSeconds: 5, failureThreshold });
+    await create({ metadata: { name: 'probed' }, spec: { containers: [{ name: 'web', image: 'busybox:1.35', command: ['serve'],
+      startupProbe: probe('started', 10), readinessProbe: probe('ready', 1), livenessProbe: probe('alive', 2) }] } });
+    const first = await running('web', 0);
+    const web = async (): Promise<ApiContainerStatus | undefined> => status('probed', 'web');
+    await until(async () => (await web())?.state?.running, 'running in the status');
+    assert.equal((await web())?.started, false, 'not started before the startup probe passes');
+    clock.advance(5_000);
+    await settle();
+    assert.equal((await web())?.started, false, 'the startup probe failed once');
+    verdict.set('started', 0);
+    clock.advance(5_000);
+    await until(async () => (await web())?.started === true, 'started once the startup probe passes');
+    assert.equal((await web())?.ready, false, 'readiness has not passed yet');
+    clock.advance(1);
+    await settle();
+    verdict.set('ready', 0);
+    clock.advance(5_000);
+    await until(async () => (await web())?.ready === true, 'ready after a passing readiness probe');
+    assert.equal((await get('probed')).status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    verdict.set('ready', 1);
+    clock.advance(5_000);
+    await until(async () => (await web())?.ready === false, 'not ready after a failing readiness probe');
+    verdict.set('alive', 1);
+    clock.advance(5_000);
+    await settle();
+    assert.equal(sim.latest('web')!.id, first, 'one liveness failure of two allowed');
+    clock.advance(5_000);
+    await running('web', 1);
+    // Events are recorded in the background: wait for the last one.
+    const said = await until(async () => {
+      const events = await client.call<{ items: { reason?: string; message?: string }[] }>('GET', '/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dprobed');
+      const all = events.items.map((e) => `${e.reason}: ${e.message}`);
+      return all.includes('Killing: Container web failed liveness probe, will be restarted') ? all : undefined;
+    }, 'the Killing event');
+    assert.ok(said.includes('Unhealthy: Liveness probe failed: alive says 1'), said.join('\n'));
+    assert.ok(said.includes('Killing: Container web failed liveness probe, will be restarted'), said.join('\n'));
+    assert.ok(said.some((m) => m.startsWith('Unhealthy: Readiness probe failed: ready says 1')), said.join('\n'));
+    sim.execResult = () => ({ exitCode: 0, output: '' });
+  });
+
   it('runs init containers one at a time, in order, before any app container', async () => {
     await create({ metadata: { name: 'inits' }, spec: { initContainers: [{ name: 'one', image: 'busybox:1.35', command: ['a'] }, { name: 'two', image: 'busybox:1.35', command: ['b'] }], containers: [{ name: 'app', image: 'busybox:1.35', command: ['c'] }] } });
     const one = await running('one', 0);

@@ -10,6 +10,7 @@ import type { Logger } from '../util/log.js';
 import { deepEqual } from '../util/deep-equal.js';
 import { PriorityGate } from '../util/priority-gate.js';
 import { runLifecycleHandler } from './lifecycle-hooks.js';
+import { PodProbes, type ProbeKind } from './probes/pod-probes.js';
 import { Backoff, goDuration } from './backoff.js';
 import { containerResources, containerSecurity, processArgs, processEnv, processUser } from './container-config.js';
 import { ContainerConfigError, resolveEnv } from './env.js';
@@ -85,12 +86,33 @@ export class PodWorker {
   #finished = false;
   #terminalCleaned = false;
   readonly #onFinished: () => void;
+  readonly #probes: PodProbes;
 
   constructor(d: PodWorkerDeps, pod: P, onFinished: () => void) {
     this.#d = d;
     this.#pod = pod;
     this.#startTime = d.clock.now();
     this.#onFinished = onFinished;
+    this.#probes = new PodProbes({
+      runtime: d.runtime, clock: d.clock, podIP: () => this.#pod.status?.podIP,
+      unhealthy: (spec, kind, message) => this.#event('Warning', 'Unhealthy', `${kind} probe failed: ${message}`, { spec, init: isSidecar(spec) }),
+      changed: () => this.kick(),
+      restart: (id, spec, kind) => { void this.#probeRestart(id, spec, kind); },
+    });
+  }
+
+  /** A liveness or startup probe gave up: kill the container; the next sync restarts it per the restart policy. */
+  async #probeRestart(id: string, spec: Container, kind: ProbeKind): Promise<void> {
+    const init = (this.#pod.spec?.initContainers ?? []).includes(spec);
+    this.#event('Normal', 'Killing', `Container ${spec.name} failed ${kind.toLowerCase()} probe, will be restarted`, { spec, init });
+    const probe = kind === 'Startup' ? spec.startupProbe : spec.livenessProbe;
+    const graceS = probe?.terminationGracePeriodSeconds ?? this.#pod.spec?.terminationGracePeriodSeconds ?? 30;
+    try {
+      await this.#d.runtime.stopContainer(id, graceS * 1000);
+    } catch (e) {
+      this.#d.log.warn('cannot stop a container its probe failed', { pod: this.#key, container: spec.name, err: e as Error });
+    }
+    this.kick();
   }
 
   get uid(): string { return this.#pod.metadata.uid ?? ''; }
@@ -165,6 +187,7 @@ export class PodWorker {
     const sandboxes = state.sandboxes.filter((s) => s.pod.uid === uid).sort((a, b) => b.attempt - a.attempt);
     const containers = state.containers.filter((c) => c.pod.uid === uid);
 
+    if (this.#gone || pod.metadata.deletionTimestamp || this.#isTerminal()) this.#probes.stop();
     if (this.#gone || pod.metadata.deletionTimestamp) {
       const graceMs = (pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
       await this.#killPod(sandboxes, containers, this.#gone ? Math.min(graceMs, 2000) : graceMs);
@@ -256,7 +279,13 @@ export class PodWorker {
     }
     await this.#removeOldInstances(containers);
     const fresh = await this.#d.runtimeState();
-    await this.#writeStatus(fresh.sandboxes.filter((s) => s.pod.uid === uid), fresh.containers.filter((c) => c.pod.uid === uid), true);
+    const mine = fresh.containers.filter((c) => c.pod.uid === uid);
+    const specs = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? []).filter(isSidecar)];
+    this.#probes.update(mine.filter((c) => c.state === 'running').flatMap((c) => {
+      const spec = specs.find((x) => x.name === c.name);
+      return spec ? [{ id: c.id, spec, startedAt: c.startedAt ?? c.createdAt }] : [];
+    }));
+    await this.#writeStatus(fresh.sandboxes.filter((s) => s.pod.uid === uid), mine, true);
   }
 
   #isTerminal(): boolean {
@@ -529,7 +558,8 @@ export class PodWorker {
         spec, restartCount: Math.max(0, attempts),
         ...(latest ? { latest } : {}), ...(mine[1] ? { previous: mine[1] } : {}),
         ...(m.waiting ? { waiting: m.waiting } : {}), ...(m.startFailure ? { startFailure: m.startFailure } : {}),
-        ready: running, started: running,
+        ready: running && this.#probes.started(latest.id) && this.#probes.ready(latest.id),
+        started: running && this.#probes.started(latest.id),
         ...(terminationMessage ? { terminationMessage } : {}),
         ...(latest ? { imageID: latest.imageId } : {}),
       };

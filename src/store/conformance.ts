@@ -176,6 +176,22 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       assert.ok(progress >= w.kv.modRev, `progress mark ${progress} reaches the write at ${w.kv.modRev}`);
     });
 
+    it('tells a watcher where a commit ended when it ended under another prefix (writes committed together)', async () => {
+      const s = await fresh();
+      let seen = 0;
+      const h = s.watch('/mine/', await s.currentRev(), (batch) => {
+        for (const e of batch) seen = Math.max(seen, e.type === 'progress' ? e.rev : e.type === 'put' ? e.kv.modRev : e.modRev);
+      }, (e) => assert.fail(e));
+      // Issued together, so a group-committing store writes them in one transaction, the other prefix last.
+      const [mine, other] = await Promise.all([s.create('/mine/a', enc('1')), s.create('/other/b', enc('2'))]);
+      assert.ok(mine.ok && other.ok);
+      const last = Math.max(mine.kv.modRev, other.kv.modRev);
+      const deadline = Date.now() + 5000;
+      while (seen < last && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      h.close();
+      assert.ok(seen >= last, `the watcher knows revision ${seen}, the store is at ${last}`);
+    });
+
     it('tells a watcher started in the past how far its replay reached, even with nothing under its prefix', async () => {
       const s = await fresh();
       const from = await s.currentRev();

@@ -5,6 +5,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { ApiServer } from '../../src/apiserver/server.js';
 import { RestClient } from '../../src/client/rest-client.js';
 import type { Clock } from '../../src/util/clock.js';
+import { createLogger } from '../../src/util/log.js';
 
 /** A real API server in this process, over plain HTTP on a free loopback port, for client-side tests. */
 export interface InProcessServer {
@@ -17,9 +18,11 @@ export interface InProcessServer {
 
 export async function startInProcessServer(o: { clock?: Clock; watchCacheSize?: number } = {}): Promise<InProcessServer> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-inproc-'));
-  const store = new SqliteStore({ path: join(dir, 'state.db') });
+  // SKIFF_INPROC_LOG=1 shows the server's and store's log (SKIFF_LOG_LEVEL chooses the level).
+  const log = process.env['SKIFF_INPROC_LOG'] ? createLogger('inproc') : undefined;
+  const store = new SqliteStore({ path: join(dir, 'state.db'), ...(log ? { log } : {}) });
   await store.ready();
-  const server = new ApiServer({ store, clock: o.clock, compactIntervalMs: 0, watchCacheSize: o.watchCacheSize });
+  const server = new ApiServer({ store, clock: o.clock, compactIntervalMs: 0, watchCacheSize: o.watchCacheSize, ...(log ? { log } : {}) });
   await server.start(0, '127.0.0.1');
   const url = `http://127.0.0.1:${server.port}`;
   const clients: RestClient[] = [];

@@ -317,9 +317,12 @@ export class SqliteStore implements Store {
         const key = e.type === 'put' ? e.kv.key : e.type === 'delete' ? e.key : undefined;
         return key !== undefined && key >= w.prefix && key < w.end;
       });
-      // A watcher with nothing in this commit still learns the store moved on (a progress mark), so its
-      // cache can answer consistent reads without waiting for a write under its own prefix.
-      if (mine.length === 0) mine.push({ type: 'progress', rev: this.#rev });
+      // A watcher learns where the store is after this commit even when its own events end earlier (or
+      // there are none): a group commit can end with a write under another prefix, and a cache left at
+      // its last event would wait for the next write anywhere to answer a consistent read.
+      const last = mine[mine.length - 1];
+      const lastRev = last?.type === 'put' ? last.kv.modRev : last?.type === 'delete' ? last.modRev : 0;
+      if (lastRev < this.#rev) mine.push({ type: 'progress', rev: this.#rev });
       try {
         w.sink(mine);
       } catch (e) {
