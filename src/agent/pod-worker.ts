@@ -462,6 +462,20 @@ export class PodWorker {
       });
       this.#event('Normal', 'Started', `Started container ${spec.name}`, { spec, init });
       m.waiting = undefined;
+      const postStart = spec.lifecycle?.postStart;
+      if (postStart) {
+        // As kubelet: the next container waits for the hook; a failed hook kills the container, which then
+        // restarts (with back-off) as if it had crashed.
+        const failure = await runLifecycleHandler(postStart, {
+          runtime: this.#d.runtime, clock: this.#d.clock, pod, container: spec, containerId: id, podIP: sb.ip, timeoutMs: 120_000,
+        });
+        if (failure) {
+          this.#event('Warning', 'FailedPostStartHook', failure, { spec, init });
+          await this.#d.runtime.stopContainer(id, (pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000);
+          this.kick();
+          return false;
+        }
+      }
       return true;
     } catch (e) {
       if (!(e instanceof RuntimeError)) throw e;
