@@ -4,6 +4,8 @@
 // postStart hooks (run in the container; a failing one restarts it).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { eventually, kubectlOk, manifest, startServerWithAgent, type TestServer } from './harness.js';
 
 interface PodJson { status?: { conditions?: { type: string; status: string }[]; containerStatuses?: { ready: boolean; started?: boolean; restartCount: number; state?: { running?: object } }[] } }
@@ -17,6 +19,10 @@ describe('container probes and postStart hooks on real runc', () => {
   after(async () => { await s?.dispose(); });
 
   it('readiness (httpGet) holds the Deployment\'s AVAILABLE count until the app answers', async () => {
+    // The page the probe asks for lives on the host (hostPath), so the test decides when the app is ready.
+    const www = join(s.dataDir, 'www');
+    mkdirSync(www, { recursive: true });
+    writeFileSync(join(www, 'index.html'), 'hi\n');
     await apply('web', `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -29,28 +35,33 @@ spec:
     metadata:
       labels: {app: web}
     spec:
+      volumes:
+      - name: www
+        hostPath: {path: ${www}}
       containers:
       - name: httpd
         image: busybox
         ports:
         - {name: http, containerPort: 8080}
-        command: ["sh", "-c", "mkdir -p /www && echo hi > /www/index.html && (sleep 8; echo ok > /www/ready.html) & exec httpd -f -p 8080 -h /www"]
+        command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+        volumeMounts:
+        - {name: www, mountPath: /www}
         readinessProbe:
           httpGet: {path: /ready.html, port: http}
           periodSeconds: 1
           failureThreshold: 1
 `);
     const name = await eventually(async () => {
-      const out = await kubectlOk(s, ['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[0].metadata.name}']);
-      return out && (await pod(out)).status?.containerStatuses?.[0]?.state?.running ? out : undefined;
-    }, 30_000, 'the pod running');
-    const early = await pod(name);
-    assert.equal(early.status?.containerStatuses?.[0]?.ready, false, 'running but not ready while /ready.html is missing');
+      const out = await kubectlOk(s, ['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}']);
+      if (!out) return undefined;
+      const ev = await kubectlOk(s, ['get', 'events', '--field-selector', `involvedObject.name=${out},reason=Unhealthy`, '-o', 'jsonpath={.items[*].message}']);
+      return /Readiness probe failed: HTTP probe failed with statuscode: 404/.test(ev) ? out : undefined;
+    }, 60_000, 'a failed readiness probe');
+    assert.equal((await pod(name)).status?.containerStatuses?.[0]?.ready, false, 'running but not ready while /ready.html is missing');
     assert.match(await kubectlOk(s, ['get', 'deployment', 'web']), /web\s+0\/1\s+1\s+0\s/);
+    writeFileSync(join(www, 'ready.html'), 'ok\n');
     await eventually(async () => (await pod(name)).status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True', 20_000, 'Ready');
     await eventually(async () => /web\s+1\/1\s+1\s+1\s/.test(await kubectlOk(s, ['get', 'deployment', 'web'])), 20_000, 'AVAILABLE 1');
-    const events = await kubectlOk(s, ['get', 'events', '--field-selector', `involvedObject.name=${name},reason=Unhealthy`, '-o', 'jsonpath={.items[*].message}']);
-    assert.match(events, /Readiness probe failed: HTTP probe failed with statuscode: 404/);
   });
 
   it('liveness (exec) restarts a container once it stops being healthy', async () => {
@@ -69,7 +80,7 @@ spec:
       periodSeconds: 1
       failureThreshold: 2
 `);
-    const restarted = await eventually(async () => { const c = (await pod('live')).status?.containerStatuses?.[0]; return c && c.restartCount >= 1 ? c : undefined; }, 40_000, 'a restart');
+    const restarted = await eventually(async () => { const c = (await pod('live')).status?.containerStatuses?.[0]; return c && c.restartCount >= 1 ? c : undefined; }, 60_000, 'a restart');
     assert.ok(restarted.restartCount >= 1);
     const events = await kubectlOk(s, ['get', 'events', '--field-selector', 'involvedObject.name=live', '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
     assert.match(events, /Unhealthy: Liveness probe failed:/);
@@ -100,7 +111,7 @@ spec:
           command: ["sh", "-c", "echo nope; exit 7"]
 `);
     await eventually(async () => (await kubectlOk(s, ['logs', 'hooked', '-c', 'main'])) === 'saw hook-ran\n', 30_000, 'the main container to see the hook\'s file');
-    const broken = await eventually(async () => { const c = (await pod('hooked')).status?.containerStatuses?.find((x) => (x as { name?: string }).name === 'broken'); return c && c.restartCount >= 1 ? c : undefined; }, 40_000, 'the broken container restarted');
+    const broken = await eventually(async () => { const c = (await pod('hooked')).status?.containerStatuses?.find((x) => (x as { name?: string }).name === 'broken'); return c && c.restartCount >= 1 ? c : undefined; }, 60_000, 'the broken container restarted');
     assert.ok(broken.restartCount >= 1);
     const events = await kubectlOk(s, ['get', 'events', '--field-selector', 'involvedObject.name=hooked,reason=FailedPostStartHook', '-o', 'jsonpath={.items[*].message}']);
     assert.match(events, /^Exec lifecycle hook \(\[sh -c echo nope; exit 7\]\) for Container "broken" in Pod "hooked_default\([0-9a-f-]+\)" failed - error: command .* exited with 7: nope/);
