@@ -11,6 +11,7 @@ import { deepEqual } from '../util/deep-equal.js';
 import { PriorityGate } from '../util/priority-gate.js';
 import { runLifecycleHandler } from './lifecycle-hooks.js';
 import { PodProbes, type ProbeKind } from './probes/pod-probes.js';
+import { parseCriLog } from './logs/cri-log.js';
 import { Backoff, goDuration } from './backoff.js';
 import { containerResources, containerSecurity, processArgs, processEnv, processUser } from './container-config.js';
 import { ContainerConfigError, resolveEnv } from './env.js';
@@ -563,8 +564,9 @@ export class PodWorker {
       if (latest?.state === 'exited' && latest.terminationMessageHostPath) {
         terminationMessage = (await readFile(latest.terminationMessageHostPath, 'utf8').catch(() => '')).slice(0, 4096) || undefined;
         if (!terminationMessage && spec.terminationMessagePolicy === 'FallbackToLogsOnError' && latest.exitCode !== 0) {
-          terminationMessage = (await readFile(latest.logPath, 'utf8').catch(() => '')).split('\n').filter(Boolean).slice(-80)
-            .map((l) => l.split(' ').slice(3).join(' ')).join('\n').slice(-2048) || undefined;
+          // As kubelet: the last 80 lines of the log, at most 2048 bytes of them.
+          const text = parseCriLog(await readFile(latest.logPath, 'utf8').catch(() => '')).slice(-80).map((l) => l.content).join('');
+          terminationMessage = Buffer.from(text).subarray(-2048).toString() || undefined;
         }
       }
       const running = latest?.state === 'running';

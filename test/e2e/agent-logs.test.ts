@@ -62,6 +62,24 @@ describe('kubectl logs on real containers', () => {
     }
   });
 
+  it('terminationMessagePolicy FallbackToLogsOnError: a failed container\'s last log lines become its terminated message', async () => {
+    await apply('lastwords', pod('lastwords', `  restartPolicy: Never
+  containers:
+  - name: main
+    image: busybox
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: ["sh", "-c", "echo starting; echo something broke >&2; exit 3"]
+`));
+    const t = await eventually(async () => {
+      const p = JSON.parse(await kubectlOk(s, ['get', 'pod', 'lastwords', '-o', 'json'])) as { status?: { containerStatuses?: { state?: { terminated?: { exitCode: number; reason?: string; message?: string; startedAt?: string; finishedAt?: string } } }[] } };
+      return p.status?.containerStatuses?.[0]?.state?.terminated;
+    }, 30_000, 'terminated');
+    assert.equal(t.exitCode, 3);
+    assert.equal(t.reason, 'Error');
+    assert.equal(t.message, 'starting\nsomething broke\n', 'the last lines, as kubelet reads them (newlines kept)');
+    assert.ok(t.startedAt && t.finishedAt && Date.parse(t.finishedAt) >= Date.parse(t.startedAt));
+  });
+
   it('--previous shows the instance before a crash; errors read as upstream\'s', async () => {
     await apply('crasher', pod('crasher', `  containers:
   - name: main
