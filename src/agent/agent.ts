@@ -217,6 +217,17 @@ export class Agent {
     return logTarget(pod, podName, container, previous, containers.filter((c) => c.pod.uid === pod?.metadata.uid));
   }
 
+  /** The running instance of a pod's container for `kubectl exec`, or kubelet's words for why there is none. */
+  async execTarget(namespace: string, podName: string, container: string): Promise<{ kind: 'ok'; containerId: string } | { kind: 'error'; message: string }> {
+    const pod = this.#informer?.list().find((p) => p.metadata.namespace === namespace && p.metadata.name === podName);
+    if (!pod) return { kind: 'error', message: `pod not found ("${podName}_${namespace}")` };
+    this.#stateQueued = false;
+    const c = (await this.#runtimeState()).containers
+      .filter((x) => x.pod.uid === pod.metadata.uid && x.name === container && x.state === 'running')
+      .sort((a, b) => b.attempt - a.attempt)[0];
+    return c ? { kind: 'ok', containerId: c.id } : { kind: 'error', message: `container not found ("${container}")` };
+  }
+
   /** Whether a container still runs (or is about to): a log follower stops once it does not. */
   async containerRunning(id: string): Promise<boolean> {
     this.#stateQueued = false;

@@ -16,6 +16,8 @@ import { RestStore, type Admission } from './registry/rest-store.js';
 import { parseRequestPath } from './request-info.js';
 import { handleResource } from './handlers/resources.js';
 import type { KubeletClientTLS } from './handlers/pod-log.js';
+import { proxyPodStream, refuseUpgrade } from './handlers/pod-stream-proxy.js';
+import type { Duplex } from 'node:stream';
 import { sendError, sendJSON } from './http.js';
 import {
   aggregatedDiscovery, aggregatedType, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, wantsAggregated,
@@ -125,6 +127,7 @@ export class ApiServer {
     this.#server = tls
       ? https.createServer({ cert: tls.cert, key: tls.key, ca: [tls.ca], requestCert: true, rejectUnauthorized: false, keepAliveTimeout: 65_000 }, handler)
       : http.createServer({ keepAliveTimeout: 65_000 }, handler);
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void this.#upgrade(req, socket, head); });
     // Watches are long-lived: no per-request timeout.
     this.#server.requestTimeout = 0;
     this.#server.headersTimeout = 60_000;
@@ -206,6 +209,23 @@ export class ApiServer {
     }
     if (!this.#opts.tls) return { name: 'system:anonymous', groups: ['system:unauthenticated'] };
     return undefined;
+  }
+
+  /** Upgrade requests: `pods/{name}/exec` (and its kin) relayed to the pod's node; anything else refused. */
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://skiff');
+    socket.on('error', () => socket.destroy());
+    try {
+      if (!this.#authenticate(req)) throw unauthorized();
+      const info = parseRequestPath(url.pathname);
+      if (info.kind !== 'resource' || info.group !== '' || info.resource !== 'pods' || !info.namespace || !info.name || !info.subresource) throw notFoundPath();
+      await proxyPodStream(req, socket, head, this.#stores.get('/v1/pods')!, this.#stores.get('/v1/nodes')!, this.#opts.kubeletClient,
+        info.namespace, info.name, info.subresource, url.searchParams);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : internalError((e as Error).message);
+      if (!(e instanceof ApiError)) this.#log.error('upgrade failed', { path: url.pathname, err: e as Error });
+      refuseUpgrade(socket, err);
+    }
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -104,6 +104,8 @@ export async function buildAgent(s: AgentSettings, log: Logger): Promise<{ agent
       tls: s.kubeletTLS, allowedClients: [KUBELET_CLIENT_NAME], log,
       logTarget: async (ns, pod, container, previous) => (agent ? agent.logTarget(ns, pod, container, previous) : notReady),
       containerRunning: async (id) => (agent ? agent.containerRunning(id) : false),
+      execTarget: async (ns, pod, container) => (agent ? agent.execTarget(ns, pod, container) : { kind: 'error', message: 'the agent is starting' }),
+      execStream: (id, cmd, o) => runtime.execStream(id, cmd, o),
     });
     kubeletPort = await streaming.start(s.kubeletPort ?? 10250, s.address);
   }

@@ -1,3 +1,4 @@
+import type { Readable, Writable } from 'node:stream';
 /**
  * The container runtime as the pod workers see it, shaped like the CRI: a pod sandbox (the namespaces a
  * pod's containers share, held by a pause process) and containers joined to it. Implementations: runc
@@ -125,6 +126,16 @@ export class RuntimeError extends Error {
   }
 }
 
+/** A command running in a container, as `kubectl exec` drives it. */
+export interface ExecProcess {
+  readonly stdin: Writable | null;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Resolves with the exit code once the command has ended and its output is drained. */
+  readonly exited: Promise<number>;
+  kill(): void;
+}
+
 export interface ContainerRuntime {
   /** e.g. `{ name: 'runc', version: '1.1.5' }` → Node's `containerRuntimeVersion: runc://1.1.5`. */
   version(): Promise<{ name: string; version: string }>;
@@ -139,6 +150,8 @@ export interface ContainerRuntime {
   /** Signals the container (its stop signal, then SIGKILL after `graceMs`) and waits until it has exited. */
   stopContainer(id: string, graceMs: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
+  /** Starts a command in a running container with its stdio as streams (kubectl exec). */
+  execStream(id: string, cmd: readonly string[], o: { stdin: boolean }): ExecProcess;
   /** Runs a command in a running container and waits for it (lifecycle hooks, exec probes). */
   execSync(id: string, cmd: readonly string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
   listSandboxes(): Promise<readonly SandboxStatus[]>;

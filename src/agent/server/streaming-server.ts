@@ -2,6 +2,10 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { sendFailure, serveExec } from './remote-command.js';
+import type { ExecProcess } from '../runtime/runtime.js';
 import { streamCriLog, type LogOptions } from '../logs/cri-log.js';
 import type { LogTarget } from '../logs/log-target.js';
 import { silentLogger, type Logger } from '../../util/log.js';
@@ -13,6 +17,9 @@ export interface StreamingServerOptions {
   readonly allowedClients: readonly string[];
   readonly logTarget: (namespace: string, pod: string, container: string, previous: boolean) => Promise<LogTarget>;
   readonly containerRunning: (containerId: string) => Promise<boolean>;
+  /** The running container `kubectl exec` means, or kubelet's reason it cannot. */
+  readonly execTarget?: (namespace: string, pod: string, container: string) => Promise<{ kind: 'ok'; containerId: string } | { kind: 'error'; message: string }>;
+  readonly execStream?: (containerId: string, cmd: readonly string[], o: { stdin: boolean }) => ExecProcess;
   readonly log?: Logger;
 }
 
@@ -57,6 +64,8 @@ export class StreamingServer {
   readonly #o: StreamingServerOptions;
   readonly #log: Logger;
   #server: Server | undefined;
+  /** WebSocket sessions speak only `v5.channel.k8s.io` (kubectl 1.30 and later offer nothing else). */
+  readonly #wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : false) });
 
   constructor(o: StreamingServerOptions) {
     this.#o = o;
@@ -73,6 +82,12 @@ export class StreamingServer {
         res.end((e as Error).message);
       });
     });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.#upgrade(req, socket, head).catch((e: unknown) => {
+        this.#log.error('stream failed', { path: req.url, err: e as Error });
+        socket.destroy();
+      });
+    });
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -85,6 +100,7 @@ export class StreamingServer {
     const s = this.#server;
     if (!s) return;
     s.closeAllConnections();
+    for (const c of this.#wss.clients) c.terminate();
     await new Promise<void>((r) => s.close(() => r()));
   }
 
@@ -100,6 +116,34 @@ export class StreamingServer {
     }
     if (parts[0] === 'containerLogs' && parts.length === 4 && req.method === 'GET') return this.#logs(req, res, parts[1]!, parts[2]!, parts[3]!, url.searchParams);
     throw new HttpError(404, `404 page not found`);
+  }
+
+  /** `/exec/{ns}/{pod}/{container}?command=…&stdin=…`: a WebSocket `v5.channel.k8s.io` session. */
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const refuse = (code: number, message: string): void => {
+      socket.end(`HTTP/1.1 ${code} ${code === 403 ? 'Forbidden' : code === 404 ? 'Not Found' : 'Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
+    };
+    const cn = (req.socket as TLSSocket).getPeerCertificate()?.subject?.CN;
+    if (!cn || !this.#o.allowedClients.includes(String(cn))) return refuse(403, `Forbidden (user=${cn ?? 'anonymous'}, verb=create, resource=nodes, subresource=proxy)`);
+    const url = new URL(req.url ?? '/', 'https://agent');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts[0] !== 'exec' || parts.length !== 4 || !this.#o.execTarget || !this.#o.execStream) return refuse(404, '404 page not found');
+    const q = url.searchParams;
+    const cmd = q.getAll('command');
+    const stdin = q.get('stdin') === 'true' || q.get('stdin') === '1';
+    const tty = q.get('tty') === 'true' || q.get('tty') === '1';
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      // kubectl may send stdin at once: hold it until the command runs and listens.
+      ws.pause();
+      void (async () => {
+        if (cmd.length === 0) return sendFailure(ws, 'you must specify at least one command for the container');
+        if (tty) return sendFailure(ws, 'a terminal (-t) is not supported by this node yet; run without -t');
+        const target = await this.#o.execTarget!(parts[1]!, parts[2]!, parts[3]!);
+        if (target.kind === 'error') return sendFailure(ws, target.message);
+        serveExec(ws, this.#o.execStream!(target.containerId, cmd, { stdin }), cmd);
+        ws.resume();
+      })().catch((e: Error) => sendFailure(ws, e.message));
+    });
   }
 
   async #logs(req: IncomingMessage, res: ServerResponse, ns: string, pod: string, container: string, q: URLSearchParams): Promise<void> {

@@ -33,8 +33,8 @@ function kubeletQuery(q: URLSearchParams): URLSearchParams {
   return out;
 }
 
-/** The container `kubectl logs` means, as upstream's LogLocation picks and checks it. */
-function containerFor(pod: Pod, name: string, asked: string | null): string {
+/** The container `kubectl logs`/`exec` means, as upstream's LogLocation picks and checks it. */
+export function containerFor(pod: Pod, name: string, asked: string | null): string {
   const spec = pod.spec;
   const names = (spec?.containers ?? []).map((c) => c.name);
   if (!asked) {
@@ -46,6 +46,15 @@ function containerFor(pod: Pod, name: string, asked: string | null): string {
   const all = [...names, ...(spec?.initContainers ?? []).map((c) => c.name), ...(spec?.ephemeralContainers ?? []).map((c) => c.name)];
   if (!all.includes(asked)) throw badRequest(`container ${asked} is not valid for pod ${name}`);
   return asked;
+}
+
+/** Where a node's agent serves logs and streams: its InternalIP and the port in `status.daemonEndpoints`. */
+export async function nodeEndpoint(nodes: RestStore, nodeName: string): Promise<{ address: string; port: number }> {
+  const node = await nodes.get(undefined, nodeName) as Node;
+  const address = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? node.status?.addresses?.[0]?.address;
+  const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port;
+  if (!address || !port) throw badRequest(`node "${nodeName}" publishes no endpoint for logs and streams (is its agent running?)`);
+  return { address, port };
 }
 
 const reasons: Record<number, StatusReason> = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 503: 'ServiceUnavailable' };
@@ -68,10 +77,8 @@ export async function servePodLog(
     res.end();
     return;
   }
-  const node = await nodes.get(undefined, nodeName) as Node;
-  const address = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? node.status?.addresses?.[0]?.address;
-  const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port;
-  if (!address || !port || !tls) throw badRequest(`node "${nodeName}" publishes no endpoint to fetch logs from (is its agent running?)`);
+  if (!tls) throw badRequest('this server has no client certificate for node agents');
+  const { address, port } = await nodeEndpoint(nodes, nodeName);
   const path = `/containerLogs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}${query.size > 0 ? `?${query}` : ''}`;
   const host = address.includes(':') ? `[${address}]` : address;
   const upstream = await new Promise<IncomingMessage>((resolve, reject) => {

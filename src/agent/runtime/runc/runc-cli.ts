@@ -1,4 +1,6 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import type { ExecProcess } from '../runtime.js';
 
 /** What `runc state` / `runc list -f json` report about one container. */
 export interface RuncState {
@@ -51,6 +53,16 @@ export class RuncCli {
         resolve({ exitCode: typeof e.code === 'number' ? e.code : 255, output: output || e.message });
       });
     });
+  }
+
+  /** `runc exec` with the command's stdio as pipes (no terminal). */
+  spawnExec(id: string, cmd: readonly string[], stdin: boolean): ExecProcess {
+    const p = spawn(this.binary, ['--root', this.root, 'exec', id, ...cmd], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number>((resolve) => {
+      p.once('error', () => resolve(127));
+      p.once('close', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 9) : 255)));
+    });
+    return { stdin: p.stdin, stdout: p.stdout!, stderr: p.stderr!, exited, kill: () => { p.kill('SIGKILL'); } };
   }
 
   async version(): Promise<string> {

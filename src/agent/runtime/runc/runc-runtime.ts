@@ -4,7 +4,7 @@ import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile, rename, chmod 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  RuntimeError, type ContainerConfig, type ContainerRuntime, type ContainerStatus, type SandboxConfig, type SandboxStatus,
+  RuntimeError, type ContainerConfig, type ContainerRuntime, type ExecProcess, type ContainerStatus, type SandboxConfig, type SandboxStatus,
 } from '../runtime.js';
 import { silentLogger, type Logger } from '../../../util/log.js';
 import { RuncCli } from './runc-cli.js';
@@ -308,6 +308,10 @@ export class RuncRuntime implements ContainerRuntime {
     if (await stat(join(this.#exits, id)).then(() => true, () => false)) return true;
     const st = await this.#runc.state(id);
     return !st || st.status === 'stopped';
+  }
+
+  execStream(id: string, cmd: readonly string[], o: { stdin: boolean }): ExecProcess {
+    return this.#runc.spawnExec(id, cmd, o.stdin);
   }
 
   async execSync(id: string, cmd: readonly string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {

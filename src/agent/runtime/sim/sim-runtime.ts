@@ -1,6 +1,6 @@
 import type { Clock } from '../../../util/clock.js';
 import {
-  RuntimeError, type ContainerConfig, type ContainerRuntime, type ContainerStatus, type SandboxConfig, type SandboxStatus,
+  RuntimeError, type ContainerConfig, type ExecProcess, type ContainerRuntime, type ContainerStatus, type SandboxConfig, type SandboxStatus,
 } from '../runtime.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -86,6 +86,10 @@ export class SimRuntime implements ContainerRuntime {
   /** Every exec, in order; `execResult` decides what it returns. */
   readonly execs: { id: string; cmd: readonly string[] }[] = [];
   execResult: (cmd: readonly string[]) => { exitCode: number; output: string } = () => ({ exitCode: 0, output: '' });
+  execStream(): ExecProcess {
+    throw new RuntimeError('RunContainerError', 'the simulated runtime runs no processes to exec into');
+  }
+
   async execSync(id: string, cmd: readonly string[]): Promise<{ exitCode: number; output: string }> {
     this.execs.push({ id, cmd });
     return this.execResult(cmd);
