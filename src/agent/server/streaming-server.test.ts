@@ -3,6 +3,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
+import { spawn } from 'node:child_process';
+import { WebSocket } from 'ws';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +45,13 @@ describe('agent streaming server', () => {
         ? { kind: 'file', path: log, containerId: 'c1' }
         : { kind: 'error', code: 400, message: `container ${container} is not valid for pod ${pod}` }),
       containerRunning: async () => false,
+      execTarget: async (_ns, _pod, container) => (container === 'main' ? { kind: 'ok', containerId: 'c1' } : { kind: 'error', message: `container not found ("${container}")` }),
+      // The host's own shell stands in for the container's: the framing is what is tested here.
+      execStream: (_id, cmd, o) => {
+        const p = spawn(cmd[0]!, cmd.slice(1), { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+        const exited = new Promise<number>((r) => p.once('close', (code) => r(code ?? 255)));
+        return { stdin: p.stdin, stdout: p.stdout!, stderr: p.stderr!, exited, kill: () => { p.kill(); } };
+      },
     });
     port = await server.start(0, '127.0.0.1');
   });
@@ -56,6 +65,34 @@ describe('agent streaming server', () => {
     assert.deepEqual(await get(port, '/containerLogs/default/web/main?tailLines=1&timestamps=true', ca.pair.cert, apiserver), { code: 200, body: '2026-01-01T00:00:01Z world\n' });
     assert.deepEqual(await get(port, '/containerLogs/default/web/other', ca.pair.cert, apiserver), { code: 400, body: 'container other is not valid for pod web' });
     assert.equal((await get(port, '/containerLogs/default/web/main?tailLines=x', ca.pair.cert, apiserver)).code, 400);
+  });
+
+  /** One exec session: what came back on each channel and how the socket closed. */
+  const session = (path: string, client: KeyPair, send: Buffer[] = []): Promise<{ channels: Map<number, string>; close: number; protocol: string }> =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`wss://127.0.0.1:${port}${path}`, ['v5.channel.k8s.io'], { ca: ca.pair.cert, cert: client.cert, key: client.key });
+      const channels = new Map<number, string>();
+      ws.on('open', () => { for (const m of send) ws.send(m, { binary: true }); });
+      ws.on('message', (m: Buffer) => channels.set(m[0]!, (channels.get(m[0]!) ?? '') + m.subarray(1).toString()));
+      ws.on('close', (code) => resolve({ channels, close: code, protocol: ws.protocol }));
+      ws.on('error', reject);
+    });
+
+  it('exec: output on channels 1 and 2, stdin from channel 0 until [255, 0], the exit status on channel 3, close 1000', async () => {
+    const q = (cmd: string[], stdin = false): string => `/exec/default/web/main?${cmd.map((c) => `command=${encodeURIComponent(c)}`).join('&')}&stdout=true&stderr=true${stdin ? '&stdin=true' : ''}`;
+    let r = await session(q(['sh', '-c', 'echo out; echo err >&2']), apiserver);
+    assert.equal(r.protocol, 'v5.channel.k8s.io');
+    assert.deepEqual([r.channels.get(1), r.channels.get(2), JSON.parse(r.channels.get(3)!)], ['out\n', 'err\n', { metadata: {}, status: 'Success' }]);
+    assert.equal(r.close, 1000);
+    r = await session(q(['sh', '-c', 'exit 4']), apiserver);
+    assert.deepEqual(JSON.parse(r.channels.get(3)!).details, { causes: [{ reason: 'ExitCode', message: '4' }] });
+    r = await session(q(['cat'], true), apiserver, [Buffer.from([0, ...Buffer.from('typed\n')]), Buffer.from([255, 0])]);
+    assert.equal(r.channels.get(1), 'typed\n');
+    r = await session('/exec/default/web/sidecar?command=true', apiserver);
+    assert.equal(JSON.parse(r.channels.get(3)!).message, 'container not found ("sidecar")');
+    r = await session(`${q(['true'])}&tty=true`, apiserver);
+    assert.match(r.channels.get(3)!, /terminal \(-t\) is not supported/);
+    await assert.rejects(session(q(['true']), admin), /Unexpected server response: 403/);
   });
 
   it('refuses other users of the cluster CA, and connections without a certificate', async () => {
