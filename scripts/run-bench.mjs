@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 
 const names = process.argv.slice(2);
 if (names.length === 0) {
-  console.error('usage: npm run bench -- <name> [...]   (available: api, scheduler, rollout, podstart, footprint)');
+  console.error('usage: npm run bench -- <name> [...]   (available: api, scheduler, rollout, podstart, footprint, streaming)');
   process.exit(2);
 }
 let status = 0;
