@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import http2 from 'node:http2';
 import type { Container } from 'kubernetes-types/core/v1.js';
 
 /** A named container port becomes its number; a number (or a numeric string) stays. */
@@ -46,5 +47,55 @@ export function tcpDial(host: string, port: number, timeoutMs: number): Promise<
     s.once('error', (e: NodeJS.ErrnoException) => {
       reject(new Error(`${where}: connect: ${e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'EHOSTUNREACH' ? 'no route to host' : e.message}`));
     });
+  });
+}
+
+/** grpc.health.v1 ServingStatus names, by number. */
+const servingStatus = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
+
+/**
+ * Calls `grpc.health.v1.Health/Check` over plaintext HTTP/2 (as kubelet's gRPC probe) and resolves with
+ * the serving status name; rejects with kubelet's wording when the call itself fails.
+ */
+export function grpcHealthCheck(host: string, port: number, service: string, timeoutMs: number): Promise<string> {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`http://${where}`);
+    const timer = setTimeout(() => { session.destroy(); reject(new Error(`timeout: health rpc did not complete within ${timeoutMs / 1000}s`)); }, timeoutMs);
+    let settled = false;
+    const fail = (e: Error & { code?: string; cause?: { code?: string } }): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      session.destroy();
+      // Refused shows on the session or, first, on the pending stream (as its cause).
+      const refused = e.code === 'ECONNREFUSED' || e.cause?.code === 'ECONNREFUSED';
+      reject(refused ? new Error(`timeout: failed to connect service "${where}" within ${timeoutMs / 1000}s`) : e);
+    };
+    session.once('error', fail);
+    // HealthCheckRequest { string service = 1 }, framed as one uncompressed gRPC message.
+    const name = Buffer.from(service);
+    const body = name.length > 0 ? Buffer.concat([Buffer.from([0x0a, name.length]), name]) : Buffer.alloc(0);
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, body.length]), body]);
+    const req = session.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers' });
+    const chunks: Buffer[] = [];
+    let grpcStatus: string | undefined;
+    let grpcMessage = '';
+    req.on('response', (h) => { if (h['grpc-status'] !== undefined) grpcStatus = String(h['grpc-status']); });
+    req.on('trailers', (h) => { grpcStatus = String(h['grpc-status'] ?? grpcStatus); grpcMessage = String(h['grpc-message'] ?? ''); });
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('error', fail);
+    req.on('end', () => {
+      clearTimeout(timer);
+      session.close();
+      if (grpcStatus !== undefined && grpcStatus !== '0') {
+        const why = grpcStatus === '12' ? 'this server does not implement the grpc health protocol (grpc.health.v1.Health)' : `rpc error: code = ${grpcStatus} desc = ${grpcMessage}`;
+        return reject(new Error(`error: ${why}`));
+      }
+      // HealthCheckResponse { ServingStatus status = 1 } after the 5-byte message header.
+      const msg = Buffer.concat(chunks).subarray(5);
+      resolve(servingStatus[msg[0] === 0x08 ? msg[1] ?? 0 : 0] ?? 'UNKNOWN');
+    });
+    req.end(frame);
   });
 }

@@ -1,6 +1,6 @@
 import type { Container, Probe } from 'kubernetes-types/core/v1.js';
 import type { ContainerRuntime } from '../runtime/runtime.js';
-import { endpointURL, httpGetStatus, resolvePort, tcpDial } from '../pod-endpoints.js';
+import { endpointURL, grpcHealthCheck, httpGetStatus, resolvePort, tcpDial } from '../pod-endpoints.js';
 
 export interface ProbeTarget {
   readonly runtime: ContainerRuntime;
@@ -14,7 +14,7 @@ export type ProbeResult = { readonly ok: true } | { readonly ok: false; readonly
 
 const failed = (message: string): ProbeResult => ({ ok: false, message });
 
-/** Runs one probe attempt (exec, httpGet, tcpSocket) as kubelet's prober does, within `timeoutSeconds`. */
+/** Runs one probe attempt (exec, httpGet, tcpSocket, grpc) as kubelet's prober does, within `timeoutSeconds`. */
 export async function runProbe(p: Probe, t: ProbeTarget): Promise<ProbeResult> {
   const timeoutMs = (p.timeoutSeconds ?? 1) * 1000;
   if (p.exec) {
@@ -50,6 +50,15 @@ export async function runProbe(p: Probe, t: ProbeTarget): Promise<ProbeResult> {
       return failed((e as Error).message);
     }
   }
-  if (p.grpc) return failed('gRPC probes are not supported by this node yet');
+  if (p.grpc) {
+    const host = t.podIP;
+    if (!host) return failed('the pod has no IP yet');
+    try {
+      const status = await grpcHealthCheck(host, p.grpc.port, p.grpc.service ?? '', timeoutMs);
+      return status === 'SERVING' ? { ok: true } : failed(`service unhealthy (responded with "${status}")`);
+    } catch (e) {
+      return failed((e as Error).message);
+    }
+  }
   return failed('the probe has no handler');
 }
