@@ -15,7 +15,7 @@ import { decode } from './registry/codec.js';
 import { RestStore, type Admission } from './registry/rest-store.js';
 import { parseRequestPath } from './request-info.js';
 import { handleResource } from './handlers/resources.js';
-import type { KubeletClientTLS } from './handlers/pod-log.js';
+import type { KubeletClientTLS } from './handlers/pod-node.js';
 import { proxyPodStream, refuseUpgrade } from './handlers/pod-stream-proxy.js';
 import type { Duplex } from 'node:stream';
 import { sendError, sendJSON } from './http.js';

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { ApiError, badRequest } from '../../api/status.js';
 import type { RestStore } from '../registry/rest-store.js';
-import { containerFor, nodeEndpoint, type KubeletClientTLS } from './pod-log.js';
+import { containerFor, nodeEndpoint, type KubeletClientTLS } from './pod-node.js';
 
 /** Answers an upgrade request with a Status instead (kubectl prints its message). */
 export function refuseUpgrade(socket: Duplex, e: ApiError): void {
