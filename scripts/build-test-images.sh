@@ -15,15 +15,15 @@
 # Idempotent: a stamp of the inputs makes a second run a no-op; a lock makes parallel runs (one per test process)
 # build once.
 #
-# Usage: scripts/build-test-images.sh OUTDIR
+# Usage: scripts/build-test-images.sh [OUTDIR]   (default: .tmp/test-images in the repository, where the tests look)
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 OUTDIR" >&2
+if [ $# -gt 1 ]; then
+  echo "usage: $0 [OUTDIR]" >&2
   exit 2
 fi
-OUT=$1
 SELF=$(readlink -f "$0")
+OUT=${1:-$(dirname "$(dirname "$SELF")")/.tmp/test-images}
 
 die() { echo "build-test-images: $*" >&2; exit 1; }
 
