@@ -18,7 +18,7 @@ import { CniPodNetwork } from '../src/agent/network/pod-network.js';
 import { OciImageStore } from '../src/agent/images/image-store.js';
 import { containerSpec, sandboxSpec } from '../src/agent/runtime/runc/oci-spec.js';
 import { claimPodSubnet } from '../test/e2e/harness.js';
-import { percentile, root, startServer } from './harness.js';
+import { percentile, startServer } from './harness.js';
 
 const run = promisify(execFile);
 const count = Number(process.env['BENCH_PODS'] ?? 20);
@@ -170,7 +170,6 @@ async function main(): Promise<void> {
     client.close();
     await server.stop();
   }
-  void root;
 }
 
 main().catch((e: Error) => {

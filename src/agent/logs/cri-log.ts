@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 
 /** What `kubectl logs` asks for, as kubelet's LogOptions. */
 export interface LogOptions {
@@ -167,9 +167,4 @@ async function followFile(path: string, f: FollowControl, drain: () => Promise<b
     watcher?.close();
     f.signal.removeEventListener('abort', onAbort);
   }
-}
-
-/** Whether a log file exists (a container that never started has none). */
-export async function logExists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
 }

@@ -23,7 +23,8 @@ class ContainerProbes {
   started: boolean;
   ready: boolean;
   #stopped = false;
-  readonly #timers: { cancel(): void }[] = [];
+  /** The next attempt of each probe (one timer per kind, replaced at every tick). */
+  readonly #timers = new Map<ProbeKind, { cancel(): void }>();
   readonly #counts = new Map<ProbeKind, { ok: number; bad: number }>();
 
   constructor(readonly id: string, readonly spec: Container, startedAt: number, readonly host: ProbeHost) {
@@ -45,10 +46,10 @@ class ContainerProbes {
     const tick = (): void => {
       if (this.#stopped) return;
       void this.#attempt(kind, p).then((again) => {
-        if (again && !this.#stopped) this.#timers.push(this.host.clock.setTimeout(tick, (p.periodSeconds ?? 10) * 1000));
+        if (again && !this.#stopped) this.#timers.set(kind, this.host.clock.setTimeout(tick, (p.periodSeconds ?? 10) * 1000));
       });
     };
-    this.#timers.push(this.host.clock.setTimeout(tick, first));
+    this.#timers.set(kind, this.host.clock.setTimeout(tick, first));
   }
 
   /** One attempt and what follows from it; false when this probe is done (started, or gave up). */
@@ -82,7 +83,8 @@ class ContainerProbes {
 
   stop(): void {
     this.#stopped = true;
-    for (const t of this.#timers) t.cancel();
+    for (const t of this.#timers.values()) t.cancel();
+    this.#timers.clear();
   }
 }
 

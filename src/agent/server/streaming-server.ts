@@ -114,7 +114,7 @@ export class StreamingServer {
       res.end('ok');
       return;
     }
-    if (parts[0] === 'containerLogs' && parts.length === 4 && req.method === 'GET') return this.#logs(req, res, parts[1]!, parts[2]!, parts[3]!, url.searchParams);
+    if (parts[0] === 'containerLogs' && parts.length === 4 && req.method === 'GET') return this.#logs(res, parts[1]!, parts[2]!, parts[3]!, url.searchParams);
     throw new HttpError(404, `404 page not found`);
   }
 
@@ -146,7 +146,7 @@ export class StreamingServer {
     });
   }
 
-  async #logs(req: IncomingMessage, res: ServerResponse, ns: string, pod: string, container: string, q: URLSearchParams): Promise<void> {
+  async #logs(res: ServerResponse, ns: string, pod: string, container: string, q: URLSearchParams): Promise<void> {
     const o = logOptions(q);
     const target = await this.#o.logTarget(ns, pod, container, o.previous);
     if (target.kind === 'error') throw new HttpError(target.code, target.message);
@@ -157,6 +157,5 @@ export class StreamingServer {
       signal: ac.signal, running: () => this.#o.containerRunning(target.containerId),
     });
     res.end();
-    void req;
   }
 }

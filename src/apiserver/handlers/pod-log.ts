@@ -52,7 +52,7 @@ export async function servePodLog(
   const path = `/containerLogs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}${query.size > 0 ? `?${query}` : ''}`;
   const host = address.includes(':') ? `[${address}]` : address;
   const upstream = await new Promise<IncomingMessage>((resolve, reject) => {
-    const r = request({ host: address, port, path, method: 'GET', cert: tls.cert, key: tls.key, ca: tls.ca, servername: undefined, headers: { Host: `${host}:${port}` } }, resolve);
+    const r = request({ host: address, port, path, method: 'GET', cert: tls.cert, key: tls.key, ca: tls.ca, headers: { Host: `${host}:${port}` } }, resolve);
     r.on('error', (e) => reject(internalError(`Get "https://${host}:${port}${path}": ${e.message}`)));
     req.once('close', () => r.destroy());
     r.end();

@@ -41,7 +41,7 @@ export async function proxyPodStream(
   for (const b of ['stdin', 'stdout', 'stderr', 'tty']) if (q.get(b) === 'true' || q.get(b) === '1') query.set(b, 'true');
   const path = `/exec/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${query}`;
   const host = address.includes(':') ? `[${address}]` : address;
-  const upstream = connect({ host: address, port, cert: tls.cert, key: tls.key, ca: tls.ca, ...(address.includes(':') || /^\d/.test(address) ? {} : { servername: address }) });
+  const upstream = connect({ host: address, port, cert: tls.cert, key: tls.key, ca: tls.ca });
   await new Promise<void>((resolve, reject) => {
     upstream.once('secureConnect', resolve);
     upstream.once('error', (e) => reject(new ApiError(500, 'InternalError', `error dialing backend: ${e.message}`)));

@@ -68,6 +68,14 @@ interface ContainerMeta {
 const defaultPause = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'native', 'pause');
 
 const newId = (): string => randomBytes(16).toString('hex');
+/** Remembers a created process (pid and start time) in its meta file, so listings need no `runc list`. */
+async function recordProcess(metaPath: string, meta: { pid?: number; pidStart?: string }, pid: number): Promise<void> {
+  meta.pid = pid;
+  const start = await processStartTime(pid);
+  if (start) meta.pidStart = start;
+  await writeAtomic(metaPath, JSON.stringify(meta));
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Writes a file atomically (temp + rename), so a crash never leaves half a metadata file. */
@@ -171,10 +179,7 @@ export class RuncRuntime implements ContainerRuntime {
         exitDir: this.#exits, socketDir: this.#sockets, logPath: join(bundle, 'pause.log'),
       });
       await this.#runc.start(cfg.id);
-      meta.pid = pid;
-      const start = await processStartTime(pid);
-      if (start) meta.pidStart = start;
-      await writeAtomic(join(bundle, 'meta.json'), JSON.stringify(meta));
+      await recordProcess(join(bundle, 'meta.json'), meta, pid);
       return { ...this.#sandboxStatus(meta), state: 'ready', pid };
     } catch (e) {
       await this.removeSandbox(cfg.id).catch(() => {});
@@ -254,10 +259,7 @@ export class RuncRuntime implements ContainerRuntime {
         conmon: this.#o.conmon ?? 'conmon', runc: this.#o.runc ?? '/usr/sbin/runc', runcRoot: this.#o.runcRoot, id: cfg.id, bundle,
         exitDir: this.#exits, socketDir: this.#sockets, logPath: cfg.logPath, stdin: cfg.stdin === true,
       });
-      meta.pid = pid;
-      const start = await processStartTime(pid);
-      if (start) meta.pidStart = start;
-      await writeAtomic(join(bundle, 'meta.json'), JSON.stringify(meta));
+      await recordProcess(join(bundle, 'meta.json'), meta, pid);
     } catch (e) {
       await this.removeContainer(cfg.id).catch(() => {});
       if (e instanceof RuntimeError) throw e;
