@@ -21,6 +21,7 @@ import type { ResourceAmounts } from './downward/resource-field.js';
 import { deepEqual } from '../util/deep-equal.js';
 import { PriorityGate } from '../util/priority-gate.js';
 import { logTarget, type LogTarget } from './logs/log-target.js';
+import { ContainerLogManager } from './logs/container-log-manager.js';
 
 type P = Pod & KubeObject;
 
@@ -47,6 +48,11 @@ export interface AgentOptions {
   readonly resyncMs?: number;
   /** Sandbox creations and container starts in flight at once (default: the CPUs, at least 2). */
   readonly startConcurrency?: number;
+  /**
+   * Container log rotation by size (kubelet's containerLogMaxSize, containerLogMaxFiles and
+   * containerLogMonitorInterval); defaults in logs/container-log-manager.ts (10 MiB, 5 files, 10 s).
+   */
+  readonly logRotation?: { readonly maxSize?: number; readonly maxFiles?: number; readonly intervalMs?: number };
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly sources?: VolumeSources;
@@ -66,6 +72,7 @@ export class Agent {
   #status: NodeStatusReporter | undefined;
   #deps: PodWorkerDeps | undefined;
   #resync: { cancel(): void } | undefined;
+  readonly #logs: ContainerLogManager;
   #stopped = false;
   /** Container and sandbox id → pod uid, from the last runtime listing (to route exit events). */
   readonly #owner = new Map<string, string>();
@@ -78,6 +85,7 @@ export class Agent {
     this.#o = o;
     this.#clock = o.clock ?? realClock;
     this.#log = (o.log ?? silentLogger).with({ component: 'agent', node: o.nodeName });
+    this.#logs = new ContainerLogManager({ runtime: o.runtime, ...o.logRotation, clock: this.#clock, log: this.#log });
   }
 
   /**
@@ -161,6 +169,7 @@ export class Agent {
       this.#resync = this.#clock.setTimeout(tick, every);
     };
     this.#resync = this.#clock.setTimeout(tick, every);
+    this.#logs.start();
     this.#log.info('agent started', { pods: this.#workers.size, runtime: `${version.name} ${version.version}` });
   }
 
@@ -228,6 +237,18 @@ export class Agent {
     return c ? { kind: 'ok', containerId: c.id } : { kind: 'error', message: `container not found ("${container}")` };
   }
 
+  /** The ready sandbox of a pod for `kubectl port-forward`, or kubelet's words for why there is none. */
+  async portForwardTarget(namespace: string, podName: string): Promise<{ kind: 'ok'; podFullName: string; uid: string; sandboxId: string } | { kind: 'error'; message: string }> {
+    const pod = this.#informer?.list().find((p) => p.metadata.namespace === namespace && p.metadata.name === podName);
+    if (!pod) return { kind: 'error', message: `pod not found ("${podName}_${namespace}")` };
+    this.#stateQueued = false;
+    const sb = (await this.#runtimeState()).sandboxes
+      .filter((x) => x.pod.uid === pod.metadata.uid && x.state === 'ready')
+      .sort((a, b) => b.attempt - a.attempt)[0];
+    if (!sb) return { kind: 'error', message: `pod "${podName}_${namespace}" has no running sandbox` };
+    return { kind: 'ok', podFullName: `${podName}_${namespace}`, uid: pod.metadata.uid ?? '', sandboxId: sb.id };
+  }
+
   /** Whether a container still runs (or is about to): a log follower stops once it does not. */
   async containerRunning(id: string): Promise<boolean> {
     this.#stateQueued = false;
@@ -239,6 +260,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#resync?.cancel();
+    await this.#logs.stop();
     this.#informer?.stop();
     this.#status?.stop();
     await this.#o.runtime.close();

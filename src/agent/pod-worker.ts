@@ -12,6 +12,7 @@ import { PriorityGate } from '../util/priority-gate.js';
 import { runLifecycleHandler } from './lifecycle-hooks.js';
 import { PodProbes, type ProbeKind } from './probes/pod-probes.js';
 import { parseCriLog } from './logs/cri-log.js';
+import { removeContainerLogs } from './logs/log-rotation.js';
 import { Backoff, goDuration } from './backoff.js';
 import { containerResources, containerSecurity, processArgs, processEnv, processUser } from './container-config.js';
 import { ContainerConfigError, resolveEnv } from './env.js';
@@ -446,7 +447,7 @@ export class PodWorker {
         logPath: join(this.#d.podLogDir, `${ns}_${pod.metadata.name}_${this.uid}`, spec.name, `${attempt}.log`),
         terminationMessagePath: { host: msgFile, container: spec.terminationMessagePath ?? '/dev/termination-log' },
         ...(image.config.StopSignal ? { stopSignal: image.config.StopSignal } : {}),
-        specHash: specHash(spec), stdin: spec.stdin === true,
+        specHash: specHash(spec), stdin: spec.stdin === true, stdinOnce: spec.stdinOnce === true, tty: spec.tty === true,
       };
     } catch (e) {
       if (!(e instanceof ContainerConfigError) && !(e instanceof VolumeError)) throw e;
@@ -500,7 +501,12 @@ export class PodWorker {
     for (const c of containers) byName.set(c.name, [...(byName.get(c.name) ?? []), c]);
     for (const list of byName.values()) {
       list.sort((a, b) => b.attempt - a.attempt);
-      for (const old of list.slice(2)) if (old.state === 'exited' || old.state === 'unknown') await this.#d.runtime.removeContainer(old.id);
+      for (const old of list.slice(2)) {
+        if (old.state !== 'exited' && old.state !== 'unknown') continue;
+        await this.#d.runtime.removeContainer(old.id);
+        // Its log goes with it, rotated files included (kubelet's container log manager Clean).
+        await removeContainerLogs(old.logPath);
+      }
     }
   }
 

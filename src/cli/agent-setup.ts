@@ -41,6 +41,10 @@ export interface AgentSettings {
   /** The streaming server's port (kubelet's 10250; 0 picks a free one) and its certificate. */
   readonly kubeletPort?: number;
   readonly kubeletTLS?: { readonly cert: string; readonly key: string; readonly ca: string };
+  /** Container log rotation (`--container-log-max-size` in bytes, `--container-log-max-files`, the check interval); kubelet's defaults when unset. */
+  readonly containerLogMaxSize?: number;
+  readonly containerLogMaxFiles?: number;
+  readonly containerLogMonitorIntervalMs?: number;
 }
 
 /** Names and paths private to one agent, derived from its data dir. */
@@ -106,6 +110,11 @@ export async function buildAgent(s: AgentSettings, log: Logger): Promise<{ agent
       containerRunning: async (id) => (agent ? agent.containerRunning(id) : false),
       execTarget: async (ns, pod, container) => (agent ? agent.execTarget(ns, pod, container) : { kind: 'error', message: 'the agent is starting' }),
       execStream: (id, cmd, o) => runtime.execStream(id, cmd, o),
+      attachStream: (id, o) => runtime.attachStream(id, o),
+      portForwardTarget: async (ns, pod) => {
+        const t = agent ? await agent.portForwardTarget(ns, pod) : { kind: 'error', message: 'the agent is starting' } as const;
+        return t.kind === 'error' ? t : { kind: 'ok', podFullName: t.podFullName, uid: t.uid, dial: (port: number) => runtime.portForward(t.sandboxId, port) };
+      },
     });
     kubeletPort = await streaming.start(s.kubeletPort ?? 10250, s.address);
   }
@@ -114,6 +123,11 @@ export async function buildAgent(s: AgentSettings, log: Logger): Promise<{ agent
     rootDir: s.rootDir, podLogDir: s.podLogDir, cgroupRoot: ident.cgroupRoot, labels: s.labels, maxPods: s.maxPods, log,
     ...(s.heartbeatMs !== undefined ? { heartbeatMs: s.heartbeatMs } : {}),
     ...(kubeletPort !== undefined ? { kubeletPort } : {}),
+    logRotation: {
+      ...(s.containerLogMaxSize !== undefined ? { maxSize: s.containerLogMaxSize } : {}),
+      ...(s.containerLogMaxFiles !== undefined ? { maxFiles: s.containerLogMaxFiles } : {}),
+      ...(s.containerLogMonitorIntervalMs !== undefined ? { intervalMs: s.containerLogMonitorIntervalMs } : {}),
+    },
   });
   return { agent, client, images, ...(streaming ? { streaming } : {}) };
 }

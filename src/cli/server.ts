@@ -9,6 +9,7 @@ import { kubeconfigYaml, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { createLogger } from '../util/log.js';
 import type { ClusterAccess } from '../client/kubeconfig.js';
 import { selectControllers } from '../controllers/manager.js';
+import { parseQuantity } from '../api/quantity.js';
 import { ComponentSupervisor } from './component-supervisor.js';
 import { agentPreflight, KUBELET_CLIENT_NAME } from './agent-setup.js';
 
@@ -29,6 +30,12 @@ Flags:
   --pod-cidr CIDR            this node's pod subnet (default 10.42.0.0/24)
   --max-pods N               pods this node takes (default 110)
   --node-label K=V           extra label for this node (repeatable)
+  --container-log-max-size Q rotate a container's log file once it holds this much (a quantity;
+                             default 10Mi; negative disables rotation)
+  --container-log-max-files N
+                             log files each container keeps, the current one included (default 5, at least 2)
+  --container-log-monitor-interval DUR
+                             how often container log sizes are checked (default 10s)
   --disable-scheduler        do not run the scheduler
   --controllers LIST         controllers to run: '*' (all), 'name' or '-name', comma-separated
                              (deployment, replicaset, garbagecollector, namespace; default '*')
@@ -42,6 +49,18 @@ export function parseDuration(text: string, flag: string): number {
   if (!m) throw new Error(`${flag}: "${text}" is not a duration (use e.g. 30s, 5m, 1h)`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
   return Number(m[1]) * unit;
+}
+
+/** Parses a byte count in Kubernetes quantity syntax (`10Mi`, `2Ki`, `500k`, `-1`) to a whole number of bytes. */
+export function parseByteQuantity(text: string, flag: string): number {
+  let milli: bigint;
+  try {
+    milli = parseQuantity(text);
+  } catch (e) {
+    throw new Error(`${flag}: "${text}" is not a quantity (use e.g. 10Mi): ${(e as Error).message}`);
+  }
+  if (milli % 1000n !== 0n) throw new Error(`${flag}: "${text}" is not a whole number of bytes`);
+  return Number(milli / 1000n);
 }
 
 /** The machine's first non-internal IPv4 address, or loopback when it has none. */
@@ -71,6 +90,9 @@ export async function runServer(argv: string[]): Promise<number> {
       'max-pods': { type: 'string', default: '110' },
       'kubelet-port': { type: 'string', default: '10250' },
       'node-label': { type: 'string', multiple: true, default: [] },
+      'container-log-max-size': { type: 'string', default: '10Mi' },
+      'container-log-max-files': { type: 'string', default: '5' },
+      'container-log-monitor-interval': { type: 'string', default: '10s' },
       'disable-scheduler': { type: 'boolean', default: false },
       'compaction-interval': { type: 'string', default: '5m' },
       controllers: { type: 'string', multiple: true, default: ['*'] },
@@ -84,6 +106,12 @@ export async function runServer(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger('server');
+  // The agent's log rotation flags (checked before anything starts).
+  const containerLogMaxSize = parseByteQuantity(values['container-log-max-size']!, '--container-log-max-size');
+  const containerLogMaxFiles = Number(values['container-log-max-files']);
+  if (!Number.isInteger(containerLogMaxFiles) || containerLogMaxFiles < 2) throw new Error(`--container-log-max-files: "${values['container-log-max-files']}" is not an integer greater than 1`);
+  const containerLogMonitorIntervalMs = parseDuration(values['container-log-monitor-interval']!, '--container-log-monitor-interval');
+  if (!(containerLogMonitorIntervalMs > 0)) throw new Error('--container-log-monitor-interval: must be longer than 0');
   const dataDir = resolve(values['data-dir']!);
   const port = Number(values['https-listen-port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--https-listen-port: "${values['https-listen-port']}" is not a port number`);
@@ -156,7 +184,7 @@ export async function runServer(argv: string[]): Promise<number> {
       agent: {
         access: access(cert), nodeName, dataDir: join(dataDir, 'agent'), rootDir: resolve(values['root-dir']!), podLogDir: resolve(values['pod-log-dir']!),
         podCIDR: values['pod-cidr']!, address: advertise, maxPods, labels, registriesFile: join(dataDir, 'registries.yaml'), imagesDropDir: join(dataDir, 'images'),
-        kubeletPort, kubeletTLS: { ...kubeletTLS, ca: ca.pair.cert },
+        kubeletPort, kubeletTLS: { ...kubeletTLS, ca: ca.pair.cert }, containerLogMaxSize, containerLogMaxFiles, containerLogMonitorIntervalMs,
       },
     }, log, 'process'));
   }

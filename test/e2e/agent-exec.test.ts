@@ -5,6 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TmuxSession } from '../helpers/tmux.js';
 import { eventually, kubectl, kubectlBin, kubectlOk, manifest, startServerWithAgent, type TestServer } from './harness.js';
 
 describe('kubectl exec and cp on real containers', () => {
@@ -60,6 +61,24 @@ spec:
     assert.equal(r.stdout, 'from 1.33\n');
   });
 
+  for (const v of ['1.27', '1.29']) {
+    it(`kubectl ${v} (SPDY only): output streams apart, stdin, exit code, errors`, async () => {
+      const bin = kubectlBin(v);
+      let r = await kubectl(s, ['exec', 'box', '-c', 'main', '--', 'sh', '-c', 'echo out; echo err >&2'], { bin });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'out\n');
+      assert.equal(r.stderr, 'err\n');
+      const input = Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n') + '\n';
+      r = await kubectl(s, ['exec', '-i', 'box', '-c', 'main', '--', 'sh', '-c', 'wc -l; exit 4'], { bin, input });
+      assert.equal(r.code, 4);
+      assert.equal(r.stdout, '5000\n');
+      assert.match(r.stderr, /command terminated with exit code 4/);
+      r = await kubectl(s, ['exec', 'box', '-c', 'main', '--', 'no-such-command'], { bin });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stdout + r.stderr, /no-such-command/);
+    });
+  }
+
   it('errors read as upstream\'s: unknown container, unknown pod', async () => {
     let r = await kubectl(s, ['exec', 'box', '-c', 'nope', '--', 'true']);
     assert.equal(r.code, 1);
@@ -77,5 +96,24 @@ spec:
     assert.equal(await kubectlOk(s, ['exec', 'box', '-c', 'main', '--', 'cat', '/tmp/copied.txt']), readFileSync(src, 'utf8'));
     await kubectlOk(s, ['cp', 'box:/tmp/copied.txt', back, '-c', 'main']);
     assert.equal(readFileSync(back, 'utf8'), readFileSync(src, 'utf8'));
+  });
+
+  for (const v of [undefined, '1.27']) it(`-it on a real terminal (kubectl ${v ?? '1.32'}): commands run, a resize reaches the shell, exit ends kubectl with its code`, async () => {
+    const tmux = await TmuxSession.start(join(s.dataDir, `tmux-${v ?? 'default'}.sock`),
+      [kubectlBin(v), `--kubeconfig=${s.kubeconfig}`, `--cache-dir=${s.cacheDir}`, 'exec', '-it', 'box', '-c', 'main', '--', 'sh'], { width: 100, height: 30 });
+    try {
+      await tmux.waitFor(/# $/m, 20_000, 'the shell prompt');
+      await tmux.type('echo tty=$(tty); stty size');
+      await tmux.waitFor(/tty=\/dev\/pts\/\d+\s+30 100/, 10_000, 'a pty of the terminal\'s size');
+      await tmux.resize(120, 40);
+      await tmux.type('stty size');
+      await tmux.waitFor(/^40 120$/m, 10_000, 'the new size inside the container');
+      await tmux.type('exit 5');
+      const st = await eventually(async () => { const x = await tmux.status(); return x.dead && x.exitCode !== undefined ? x : undefined; }, 10_000, 'kubectl to end');
+      assert.equal(st.exitCode, 5, await tmux.screen());
+      assert.match(await tmux.screen(), /command terminated with exit code 5/);
+    } finally {
+      await tmux.kill();
+    }
   });
 });

@@ -1,9 +1,13 @@
 // `kubectl logs` through the API server to the node agent's streaming port, on real containers: the
 // tutorial's log-collector sidecar (-c), following new lines (-f), the previous instance after a crash
-// (--previous), tail/timestamps, and kubelet's errors for containers that have no log.
+// (--previous), tail/timestamps, kubelet's errors for containers that have no log, and log rotation by
+// size (a follower goes on across rotations).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { eventually, kubectl, kubectlBin, kubectlOk, manifest, startServerWithAgent, type TestServer } from './harness.js';
 
 const pod = (name: string, body: string): string => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\nspec:\n${body}`;
@@ -106,5 +110,78 @@ describe('kubectl logs on real containers', () => {
     await apply('nopull', pod('nopull', '  containers:\n  - name: main\n    image: 127.0.0.1:1/none:1\n'));
     r = await eventually(async () => { const x = await kubectl(s, ['logs', 'nopull']); return /waiting to start/.test(x.stderr) ? x : undefined; }, 30_000, 'waiting to start');
     assert.match(r.stderr, /Error from server \(BadRequest\): container "main" in pod "nopull" is waiting to start: (image can't be pulled|trying and failing to pull image|ContainerCreating)/);
+  });
+});
+
+describe('container log rotation on a real container', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServerWithAgent(['--container-log-max-size=2Ki', '--container-log-max-files=3', '--container-log-monitor-interval=300ms']);
+  });
+  after(async () => { await s?.dispose(); });
+
+  it('rotates by size, keeps at most max-files files, `logs` reads the current file and `logs -f` follows across rotations', async () => {
+    // The container starts writing when the test says so (a file in a hostPath volume), once -f follows.
+    const signal = join(s.dataDir, 'signal');
+    mkdirSync(signal);
+    await kubectlOk(s, ['apply', '-f', manifest(s, 'rotating.yaml', pod('rotating', `  volumes:
+  - name: signal
+    hostPath:
+      path: ${signal}
+  containers:
+  - name: main
+    image: busybox
+    command:
+    - sh
+    - -c
+    - |
+      echo ready
+      until [ -e /signal/go ]; do usleep 50000; done
+      i=0
+      while [ $i -lt 1500 ]; do echo "line $i"; i=$((i+1)); if [ $((i % 50)) -eq 0 ]; then usleep 100000; fi; done
+      sleep 3
+      echo done
+      sleep 3600
+    volumeMounts:
+    - name: signal
+      mountPath: /signal
+`))]);
+    await eventually(async () => {
+      const p = JSON.parse(await kubectlOk(s, ['get', 'pod', 'rotating', '-o', 'json'])) as { status?: { containerStatuses?: { state?: { running?: object } }[] } };
+      return p.status?.containerStatuses?.[0]?.state?.running;
+    }, 30_000, 'rotating running');
+    const child = spawn(kubectlBin(), [`--kubeconfig=${s.kubeconfig}`, `--cache-dir=${s.cacheDir}`, 'logs', '-f', 'rotating'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    try {
+      await eventually(() => out.startsWith('ready\n'), 10_000, '-f to follow');
+      writeFileSync(join(signal, 'go'), '');
+      await eventually(() => out.includes('done\n'), 30_000, 'every line through -f');
+      const expected = Array.from({ length: 1500 }, (_, i) => `line ${i}\n`).join('');
+      assert.equal(out, `ready\n${expected}done\n`, '-f saw every line once, in order, across the rotations');
+    } finally {
+      child.kill();
+    }
+
+    const logDir = join(s.dataDir, 'pod-logs', readdirSync(join(s.dataDir, 'pod-logs')).find((d) => d.startsWith('default_rotating_'))!, 'main');
+    const files = readdirSync(logDir).sort();
+    assert.ok(files.length <= 3, `at most 3 files: ${files.join(' ')}`);
+    const rotated = files.filter((f) => f !== '0.log');
+    assert.equal(files.length - rotated.length, 1, 'the current file');
+    assert.ok(rotated.length >= 1, `rotated files: ${files.join(' ')}`);
+    for (const f of rotated) assert.match(f, /^0\.log\.\d{8}-\d{6}(\.gz)?$/);
+    assert.ok(!rotated.at(-1)!.endsWith('.gz') && rotated.slice(0, -1).every((f) => f.endsWith('.gz')), `the newest rotated file plain, older ones gzipped: ${files.join(' ')}`);
+    // What is left on disk is the end of the output, its beginning gone with the files pruned.
+    const kept = [...rotated, '0.log'].map((f) => {
+      const data = readFileSync(join(logDir, f));
+      return (f.endsWith('.gz') ? gunzipSync(data) : data).toString().split('\n').filter(Boolean).map((l) => l.split(' ').slice(3).join(' ')).join('\n');
+    }).join('\n');
+    assert.ok(!kept.includes('line 0\n') && kept.endsWith('line 1499\ndone'), 'older files were removed');
+    const first = Number(/^line (\d+)/.exec(kept)?.[1]);
+    assert.equal(kept, [...Array.from({ length: 1500 - first }, (_, i) => `line ${first + i}`), 'done'].join('\n'));
+
+    const current = await kubectlOk(s, ['logs', 'rotating']);
+    assert.match(current, /done\n$/);
+    assert.ok(!current.includes('ready') && current.split('\n').length < 60, `without -f only the current file (under 2Ki): ${JSON.stringify(current.slice(0, 200))}`);
   });
 });

@@ -91,6 +91,10 @@ export interface ContainerConfig {
   readonly specHash?: string;
   /** Keep a stdin pipe open (the spec's `stdin: true`), for attach. */
   readonly stdin?: boolean;
+  /** Close stdin once the first attach session ends (the spec's `stdinOnce`). */
+  readonly stdinOnce?: boolean;
+  /** Run the container's process on a terminal (the spec's `tty`). */
+  readonly tty?: boolean;
 }
 
 export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';
@@ -134,6 +138,17 @@ export interface ExecProcess {
   /** Resolves with the exit code once the command has ended and its output is drained. */
   readonly exited: Promise<number>;
   kill(): void;
+  /** Sets the size of the command's terminal (only sessions with a terminal have one). */
+  resize?(width: number, height: number): void;
+}
+
+/** A TCP connection made inside a pod's network namespace (kubectl port-forward). */
+export interface PodConnection {
+  readonly toPod: Writable;
+  readonly fromPod: Readable;
+  /** Resolves once the connection is gone, whichever side ended it. */
+  readonly closed: Promise<void>;
+  close(): void;
 }
 
 export interface ContainerRuntime {
@@ -151,11 +166,21 @@ export interface ContainerRuntime {
   stopContainer(id: string, graceMs: number): Promise<void>;
   removeContainer(id: string): Promise<void>;
   /** Starts a command in a running container with its stdio as streams (kubectl exec). */
-  execStream(id: string, cmd: readonly string[], o: { stdin: boolean }): ExecProcess;
+  execStream(id: string, cmd: readonly string[], o: { stdin: boolean; tty?: boolean }): ExecProcess;
+  /** Joins the container's own stdio (kubectl attach): its output from now on, and its stdin when it keeps one. */
+  attachStream(id: string, o: { stdin: boolean; tty: boolean }): ExecProcess;
+  /** Connects to localhost:`port` inside a sandbox's network namespace; rejects with kubelet's reason when it cannot. */
+  portForward(sandboxId: string, port: number): Promise<PodConnection>;
   /** Runs a command in a running container and waits for it (lifecycle hooks, exec probes). */
   execSync(id: string, cmd: readonly string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
   listSandboxes(): Promise<readonly SandboxStatus[]>;
   listContainers(): Promise<readonly ContainerStatus[]>;
+  /**
+   * Has the container's log writer close its log file and create a new, empty one at the same path (CRI's
+   * ReopenContainerLog): resolves once the new file exists. The caller has moved the old file away
+   * first; lines written meanwhile are in the moved file. Throws when the container is not running.
+   */
+  reopenContainerLog(id: string): Promise<void>;
   /** Calls `fn` when a container exits (it may be called more than once for the same exit). */
   onExit(fn: (id: string) => void): void;
   close(): Promise<void>;

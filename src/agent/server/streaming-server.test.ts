@@ -30,6 +30,7 @@ describe('agent streaming server', () => {
   let port = 0;
   let apiserver: KeyPair;
   let admin: KeyPair;
+  const resizes: [number, number][] = [];
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'skiff-streaming-'));
@@ -50,7 +51,10 @@ describe('agent streaming server', () => {
       execStream: (_id, cmd, o) => {
         const p = spawn(cmd[0]!, cmd.slice(1), { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
         const exited = new Promise<number>((r) => p.once('close', (code) => r(code ?? 255)));
-        return { stdin: p.stdin, stdout: p.stdout!, stderr: p.stderr!, exited, kill: () => { p.kill(); } };
+        return {
+          stdin: p.stdin, stdout: p.stdout!, stderr: p.stderr!, exited, kill: () => { p.kill(); },
+          ...(o.tty ? { resize: (w: number, h: number) => { resizes.push([w, h]); } } : {}),
+        };
       },
     });
     port = await server.start(0, '127.0.0.1');
@@ -78,7 +82,7 @@ describe('agent streaming server', () => {
       ws.on('error', reject);
     });
 
-  it('exec: output on channels 1 and 2, stdin from channel 0 until [255, 0], the exit status on channel 3, close 1000', async () => {
+  it('exec: output on channels 1 and 2, stdin from channel 0 until [255, 0], resize from channel 4, the exit status on channel 3, close 1000', async () => {
     const q = (cmd: string[], stdin = false): string => `/exec/default/web/main?${cmd.map((c) => `command=${encodeURIComponent(c)}`).join('&')}&stdout=true&stderr=true${stdin ? '&stdin=true' : ''}`;
     let r = await session(q(['sh', '-c', 'echo out; echo err >&2']), apiserver);
     assert.equal(r.protocol, 'v5.channel.k8s.io');
@@ -90,8 +94,9 @@ describe('agent streaming server', () => {
     assert.equal(r.channels.get(1), 'typed\n');
     r = await session('/exec/default/web/sidecar?command=true', apiserver);
     assert.equal(JSON.parse(r.channels.get(3)!).message, 'container not found ("sidecar")');
-    r = await session(`${q(['true'])}&tty=true`, apiserver);
-    assert.match(r.channels.get(3)!, /terminal \(-t\) is not supported/);
+    r = await session(`${q(['sleep', '0.3'])}&tty=true`, apiserver, [Buffer.from([4, ...Buffer.from('{"Width":80,"Height":24}\n')]), Buffer.from([4, ...Buffer.from('not json')])]);
+    assert.deepEqual(JSON.parse(r.channels.get(3)!), { metadata: {}, status: 'Success' });
+    assert.deepEqual(resizes, [[80, 24]], 'a terminal session passes sizes on; garbage is ignored');
     await assert.rejects(session(q(['true']), admin), /Unexpected server response: 403/);
   });
 

@@ -3,8 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
-import { sendFailure, serveExec } from './remote-command.js';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { REMOTE_COMMAND_SPDY, serveSpdyCommand, serveWebSocketCommand, type RemoteCommandRequest } from './remote-command.js';
+import { servePortForward, type PortForwardTarget } from './port-forward.js';
+import { PORT_FORWARD_TUNNEL, PORT_FORWARD_V1, offered, spdyUpgrade, spdyUpgradeProtocol } from './upgrade.js';
+import { SpdySession } from '../../util/spdy/session.js';
 import type { ExecProcess } from '../runtime/runtime.js';
 import { streamCriLog, type LogOptions } from '../logs/cri-log.js';
 import type { LogTarget } from '../logs/log-target.js';
@@ -19,7 +22,11 @@ export interface StreamingServerOptions {
   readonly containerRunning: (containerId: string) => Promise<boolean>;
   /** The running container `kubectl exec` means, or kubelet's reason it cannot. */
   readonly execTarget?: (namespace: string, pod: string, container: string) => Promise<{ kind: 'ok'; containerId: string } | { kind: 'error'; message: string }>;
-  readonly execStream?: (containerId: string, cmd: readonly string[], o: { stdin: boolean }) => ExecProcess;
+  readonly execStream?: (containerId: string, cmd: readonly string[], o: { stdin: boolean; tty: boolean }) => ExecProcess;
+  /** A session with the container's own stdio (`kubectl attach`). */
+  readonly attachStream?: (containerId: string, o: { stdin: boolean; tty: boolean }) => ExecProcess;
+  /** The pod `kubectl port-forward` means and how to connect inside it, or kubelet's reason why not. */
+  readonly portForwardTarget?: (namespace: string, pod: string) => Promise<({ kind: 'ok' } & PortForwardTarget) | { kind: 'error'; message: string }>;
   readonly log?: Logger;
 }
 
@@ -64,12 +71,19 @@ export class StreamingServer {
   readonly #o: StreamingServerOptions;
   readonly #log: Logger;
   #server: Server | undefined;
-  /** WebSocket sessions speak only `v5.channel.k8s.io` (kubectl 1.30 and later offer nothing else). */
+  /** WebSocket sessions speak `v5.channel.k8s.io` (kubectl 1.30 and later offer nothing else) or tunnel port-forward's SPDY. */
   readonly #wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : false) });
+  /**
+   * Port-forward's tunnel. `SPDY/3.1+portforward.k8s.io` is not an RFC 7230 token, so `ws` refuses it as a
+   * subprotocol; this server is handed the handshake without the header and names the protocol in its
+   * answer itself, as kubelet's Go WebSocket library accepts it.
+   */
+  readonly #tunnelWss = new WebSocketServer({ noServer: true });
 
   constructor(o: StreamingServerOptions) {
     this.#o = o;
     this.#log = (o.log ?? silentLogger).with({ component: 'streaming-server' });
+    this.#tunnelWss.on('headers', (headers: string[]) => { headers.push(`Sec-WebSocket-Protocol: ${PORT_FORWARD_TUNNEL}`); });
   }
 
   /** Listens; resolves with the port (useful with 0). */
@@ -100,7 +114,7 @@ export class StreamingServer {
     const s = this.#server;
     if (!s) return;
     s.closeAllConnections();
-    for (const c of this.#wss.clients) c.terminate();
+    for (const c of [...this.#wss.clients, ...this.#tunnelWss.clients]) c.terminate();
     await new Promise<void>((r) => s.close(() => r()));
   }
 
@@ -118,7 +132,12 @@ export class StreamingServer {
     throw new HttpError(404, `404 page not found`);
   }
 
-  /** `/exec/{ns}/{pod}/{container}?command=…&stdin=…`: a WebSocket `v5.channel.k8s.io` session. */
+  /**
+   * The streaming paths kubelet serves, each as a WebSocket session or (kubectl 1.27–1.29, and the
+   * fallback of later ones) a SPDY/3.1 connection: `/exec/{ns}/{pod}/{container}?command=…`,
+   * `/attach/{ns}/{pod}/{container}` and `/portForward/{ns}/{pod}` (SPDY, or SPDY tunnelled in a
+   * WebSocket as kubectl 1.31 and later do).
+   */
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const refuse = (code: number, message: string): void => {
       socket.end(`HTTP/1.1 ${code} ${code === 403 ? 'Forbidden' : code === 404 ? 'Not Found' : 'Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
@@ -127,23 +146,54 @@ export class StreamingServer {
     if (!cn || !this.#o.allowedClients.includes(String(cn))) return refuse(403, `Forbidden (user=${cn ?? 'anonymous'}, verb=create, resource=nodes, subresource=proxy)`);
     const url = new URL(req.url ?? '/', 'https://agent');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    if (parts[0] !== 'exec' || parts.length !== 4 || !this.#o.execTarget || !this.#o.execStream) return refuse(404, '404 page not found');
-    const q = url.searchParams;
-    const cmd = q.getAll('command');
-    const stdin = q.get('stdin') === 'true' || q.get('stdin') === '1';
-    const tty = q.get('tty') === 'true' || q.get('tty') === '1';
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      // kubectl may send stdin at once: hold it until the command runs and listens.
-      ws.pause();
-      void (async () => {
-        if (cmd.length === 0) return sendFailure(ws, 'you must specify at least one command for the container');
-        if (tty) return sendFailure(ws, 'a terminal (-t) is not supported by this node yet; run without -t');
-        const target = await this.#o.execTarget!(parts[1]!, parts[2]!, parts[3]!);
-        if (target.kind === 'error') return sendFailure(ws, target.message);
-        serveExec(ws, this.#o.execStream!(target.containerId, cmd, { stdin }), cmd);
-        ws.resume();
-      })().catch((e: Error) => sendFailure(ws, e.message));
-    });
+    const websocket = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+    if (parts[0] === 'portForward' && parts.length === 3 && this.#o.portForwardTarget) {
+      const target = await this.#o.portForwardTarget(parts[1]!, parts[2]!);
+      if (target.kind === 'error') return refuse(404, target.message);
+      const start = (session: SpdySession): void => session.onStream(servePortForward(session, target, this.#log));
+      if (websocket) {
+        if (!offered(req, PORT_FORWARD_TUNNEL)) return refuse(400, `port-forward over WebSocket needs the ${PORT_FORWARD_TUNNEL} protocol`);
+        delete req.headers['sec-websocket-protocol'];
+        this.#tunnelWss.handleUpgrade(req, socket, head, (ws) => start(new SpdySession(createWebSocketStream(ws), this.#log)));
+        return;
+      }
+      const session = spdyUpgrade(req, socket, head, [PORT_FORWARD_V1], this.#log);
+      if (typeof session === 'string') return refuse(400, session);
+      start(session);
+      return;
+    }
+    if ((parts[0] === 'exec' || parts[0] === 'attach') && parts.length === 4 && this.#o.execTarget) {
+      const q = url.searchParams;
+      const flag = (n: string): boolean => q.get(n) === 'true' || q.get(n) === '1';
+      const session: RemoteCommandRequest = {
+        kind: parts[0], cmd: q.getAll('command'), stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr'), tty: flag('tty'),
+      };
+      const open = (): Promise<ExecProcess> => this.#openRemoteCommand(parts[1]!, parts[2]!, parts[3]!, session);
+      if (websocket) {
+        if (!offered(req, 'v5.channel.k8s.io')) return refuse(400, 'this node speaks v5.channel.k8s.io over WebSocket');
+        this.#wss.handleUpgrade(req, socket, head, (ws) => serveWebSocketCommand(ws, open, session));
+        return;
+      }
+      const chosen = spdyUpgradeProtocol(req, REMOTE_COMMAND_SPDY);
+      const conn = spdyUpgrade(req, socket, head, REMOTE_COMMAND_SPDY, this.#log);
+      if (typeof conn === 'string' || !chosen) return refuse(400, typeof conn === 'string' ? conn : 'no protocol');
+      serveSpdyCommand(conn, open, session, chosen, this.#log);
+      return;
+    }
+    refuse(404, '404 page not found');
+  }
+
+  /** The process an exec or attach session drives, or kubelet's reason why there is none. */
+  async #openRemoteCommand(ns: string, pod: string, container: string, r: RemoteCommandRequest): Promise<ExecProcess> {
+    if (r.kind === 'exec' && r.cmd.length === 0) throw new Error('you must specify at least one command for the container');
+    const target = await this.#o.execTarget!(ns, pod, container);
+    if (target.kind === 'error') throw new Error(target.message);
+    if (r.kind === 'attach') {
+      if (!this.#o.attachStream) throw new Error('attach is not supported by this node');
+      return this.#o.attachStream(target.containerId, { stdin: r.stdin, tty: r.tty });
+    }
+    if (!this.#o.execStream) throw new Error('exec is not supported by this node');
+    return this.#o.execStream(target.containerId, r.cmd, { stdin: r.stdin, tty: r.tty });
   }
 
   async #logs(res: ServerResponse, ns: string, pod: string, container: string, q: URLSearchParams): Promise<void> {

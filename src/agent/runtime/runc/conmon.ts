@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
 export interface MonitorOptions {
@@ -15,6 +18,10 @@ export interface MonitorOptions {
   readonly logPath: string;
   /** Keep a stdin pipe for `kubectl attach` (the container spec's `stdin: true`). */
   readonly stdin?: boolean;
+  /** Close that stdin when the first attached client leaves (the spec's `stdinOnce`). */
+  readonly stdinOnce?: boolean;
+  /** Run the container on a terminal conmon holds (the spec's `tty: true`); attach and logs read it. */
+  readonly tty?: boolean;
   readonly timeoutMs?: number;
 }
 
@@ -34,7 +41,8 @@ export function createMonitored(o: MonitorOptions): Promise<number> {
     '--persist-dir', o.bundle,
     '--exit-dir', o.exitDir, '--socket-dir-path', o.socketDir,
     '-l', `k8s-file:${o.logPath}`, '--log-level', 'error',
-    ...(o.stdin ? ['-i', '--leave-stdin-open'] : []),
+    ...(o.stdin ? ['-i', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
+    ...(o.tty ? ['-t'] : []),
   ];
   return new Promise((resolve, reject) => {
     // Detached, in its own session: a signal to the agent's process group must not reach the monitors.
@@ -73,4 +81,33 @@ export function createMonitored(o: MonitorOptions): Promise<number> {
     sync.on('end', () => finish(new Error(err.trim() || `conmon ended without reporting container ${o.id}`)));
     child.on('error', (e) => finish(new Error(`cannot run conmon: ${e.message}`)));
   });
+}
+
+/** conmon's control message asking it to reopen its log files (ctrl.c: `<type> <height> <width>\n`, type 2). */
+const reopenLogsMessage = '2 0 0\n';
+
+/**
+ * Has the conmon of the container whose bundle is `bundle` reopen its log file `logPath` (CRI-O's
+ * ReopenContainerLog): one message on the `ctl` fifo conmon keeps in the bundle, after which conmon
+ * fsyncs and closes the old file, creates `<logPath>.tmp` and renames it to `logPath`. Resolves once
+ * `logPath` is a new file; rejects when no conmon listens or the new file does not appear in time.
+ */
+export async function reopenLog(bundle: string, logPath: string, timeoutMs = 5000): Promise<void> {
+  const before = await stat(logPath).catch(() => undefined);
+  // Non-blocking: opening a fifo nobody reads (conmon gone) fails with ENXIO instead of hanging.
+  const ctl = await open(join(bundle, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`conmon of ${bundle} does not listen for control messages (${e.code ?? e.message})`);
+  });
+  try {
+    await ctl.write(reopenLogsMessage);
+  } finally {
+    await ctl.close();
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = await stat(logPath).catch(() => undefined);
+    if (now && (!before || now.ino !== before.ino || now.dev !== before.dev)) return;
+    if (Date.now() > deadline) throw new Error(`conmon did not reopen ${logPath} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

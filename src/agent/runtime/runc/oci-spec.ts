@@ -116,9 +116,10 @@ export function containerSpec(cfg: ContainerConfig, sb: SandboxNamespaces, rootf
   return {
     ociVersion: '1.0.2',
     process: {
-      terminal: false,
+      terminal: cfg.tty === true,
       user: { uid: cfg.user.uid, gid: cfg.user.gid, ...(cfg.user.additionalGids?.length ? { additionalGids: [...cfg.user.additionalGids] } : {}) },
-      args: [...cfg.args], env: [...cfg.env], cwd: cfg.cwd || '/',
+      // A terminal gets TERM=xterm unless the pod says otherwise (as containerd and CRI-O do).
+      args: [...cfg.args], env: cfg.tty && !cfg.env.some((e) => e.startsWith('TERM=')) ? [...cfg.env, 'TERM=xterm'] : [...cfg.env], cwd: cfg.cwd || '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
       noNewPrivileges: cfg.security.noNewPrivileges === true,
       // No rlimits: RLIMIT_NOFILE above the inherited hard limit fails without CAP_SYS_RESOURCE (runtime.md pitfall 1).

@@ -1,6 +1,18 @@
-import { execFile, spawn } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { ExecProcess } from '../runtime.js';
+
+/** The exit code of a finished child (128 + signal number when a signal ended it), once its output is drained. */
+function exitOf(p: ChildProcess): Promise<number> {
+  return new Promise<number>((resolve) => {
+    p.once('error', () => resolve(127));
+    p.once('close', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 9) : 255)));
+  });
+}
 
 /** What `runc state` / `runc list -f json` report about one container. */
 export interface RuncState {
@@ -58,11 +70,30 @@ export class RuncCli {
   /** `runc exec` with the command's stdio as pipes (no terminal). */
   spawnExec(id: string, cmd: readonly string[], stdin: boolean): ExecProcess {
     const p = spawn(this.binary, ['--root', this.root, 'exec', id, ...cmd], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number>((resolve) => {
-      p.once('error', () => resolve(127));
-      p.once('close', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 9) : 255)));
+    return { stdin: p.stdin, stdout: p.stdout!, stderr: p.stderr!, exited: exitOf(p), kill: () => { p.kill('SIGKILL'); } };
+  }
+
+  /**
+   * `runc exec` on a pseudo-terminal, through the `skiff-stream tty` helper: runc passes a terminal's
+   * master only as a file descriptor over a unix socket, which Node cannot receive. The helper relays
+   * stdin and stdout with it and applies sizes written to its fd 3; it exits with the command's code.
+   */
+  spawnTtyExec(id: string, cmd: readonly string[], helper: string): ExecProcess {
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-tty-'));
+    const socket = join(dir, 'console.sock');
+    const pidFile = join(dir, 'pid');
+    const p = spawn(helper, ['tty', socket, pidFile, this.binary, '--root', this.root, 'exec', '--detach', '--tty', '--env', 'TERM=xterm', '--console-socket', socket, '--pid-file', pidFile, id, ...cmd], {
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     });
-    return { stdin: p.stdin, stdout: p.stdout!, stderr: p.stderr!, exited, kill: () => { p.kill('SIGKILL'); } };
+    const control = p.stdio[3] as Writable;
+    control.on('error', () => { /* the helper has ended */ });
+    const exited = exitOf(p);
+    void exited.finally(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    return {
+      stdin: p.stdin, stdout: p.stdout!, stderr: p.stderr!, exited,
+      kill: () => { p.kill('SIGKILL'); },
+      resize: (width, height) => { if (control.writable) control.write(`${Math.trunc(width)} ${Math.trunc(height)}\n`); },
+    };
   }
 
   async version(): Promise<string> {

@@ -1,9 +1,10 @@
 // The runc runtime on real runc and conmon: a sandbox with containers sharing its namespaces, exit
-// codes, CRI logs, the stop protocol, OOM kills, start failures and re-adoption by a new instance.
+// codes, CRI logs and their reopening (log rotation), the stop protocol, OOM kills, start failures and
+// re-adoption by a new instance.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, readdirSync, existsSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RuncRuntime } from './runc-runtime.js';
@@ -81,6 +82,26 @@ describe('RuncRuntime (real runc + conmon)', () => {
     const hosts = execFileSync('runc', ['--root', join('/run', `skiff-test-${tag}`), 'exec', 'web', 'cat', '/etc/hosts']).toString();
     assert.match(hosts, /10\.99\.0\.2\tweb/, 'the pod IP is in /etc/hosts');
     assert.ok(exits.includes('client'), 'the exit was reported');
+  });
+
+  it('has conmon reopen the log file (its ctl fifo): lines go on in a new file, none lost or repeated', async () => {
+    await run('chatty', ['sh', '-c', 'i=0; while true; do echo "n $i"; i=$((i+1)); usleep 2000; done']);
+    const log = join(dir, 'logs', 'chatty', '0.log');
+    const numbers = (text: string): number[] => text.split('\n').filter(Boolean).map((l) => Number(/ stdout F n (\d+)$/.exec(l)?.[1]));
+    await until(async () => (numbers(readFileSync(log, 'utf8')).length >= 20 ? true : undefined), 5000, 'some lines');
+    const before = statSync(log).ino;
+    renameSync(log, `${log}.rotated`);
+    await rt.reopenContainerLog('chatty');
+    assert.notEqual(statSync(log).ino, before, 'a new file at the path');
+    await until(async () => (numbers(readFileSync(log, 'utf8')).length >= 20 ? true : undefined), 5000, 'lines in the new file');
+    await rt.stopContainer('chatty', 0);
+    const old = numbers(readFileSync(`${log}.rotated`, 'utf8'));
+    const now = numbers(readFileSync(log, 'utf8'));
+    const all = [...old, ...now];
+    assert.ok(old.length >= 20);
+    assert.deepEqual(all, all.map((_, i) => i), 'the old file then the new one hold 0, 1, 2, … without a gap or a repeat');
+    assert.ok(!existsSync(`${log}.tmp`), 'conmon renamed its temporary file into place');
+    await assert.rejects(rt.reopenContainerLog('chatty'), /not running/);
   });
 
   it('keeps exit codes, and reports a missing command as a start error', async () => {

@@ -4,11 +4,12 @@ import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile, rename, chmod 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  RuntimeError, type ContainerConfig, type ContainerRuntime, type ExecProcess, type ContainerStatus, type SandboxConfig, type SandboxStatus,
+  RuntimeError, type ContainerConfig, type ContainerRuntime, type ExecProcess, type PodConnection, type ContainerStatus, type SandboxConfig, type SandboxStatus,
 } from '../runtime.js';
 import { silentLogger, type Logger } from '../../../util/log.js';
 import { RuncCli } from './runc-cli.js';
-import { createMonitored } from './conmon.js';
+import { attachToContainer, dialInNetns } from './stream-helper.js';
+import { createMonitored, reopenLog } from './conmon.js';
 import { processAlive, processStartTime } from './process-identity.js';
 import { annotation, containerSpec, sandboxSpec } from './oci-spec.js';
 import { mountOverlay, unmountOverlay } from './overlay.js';
@@ -24,6 +25,8 @@ export interface RuncRuntimeOptions {
   readonly conmon?: string;
   /** The static pause binary (built by `npm run build` into `dist/native/pause`). */
   readonly pauseBinary?: string;
+  /** The `skiff-stream` helper for terminals, attach and port-forward (built into `dist/native`). */
+  readonly streamHelper?: string;
   readonly log?: Logger;
 }
 
@@ -65,7 +68,9 @@ interface ContainerMeta {
   pidStart?: string;
 }
 
-const defaultPause = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'native', 'pause');
+const nativeDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'native');
+const defaultPause = join(nativeDir, 'pause');
+const defaultStreamHelper = join(nativeDir, 'skiff-stream');
 
 const newId = (): string => randomBytes(16).toString('hex');
 /** Remembers a created process (pid and start time) in its meta file, so listings need no `runc list`. */
@@ -257,7 +262,7 @@ export class RuncRuntime implements ContainerRuntime {
       await mkdir(dirname(cfg.logPath), { recursive: true });
       const pid = await createMonitored({
         conmon: this.#o.conmon ?? 'conmon', runc: this.#o.runc ?? '/usr/sbin/runc', runcRoot: this.#o.runcRoot, id: cfg.id, bundle,
-        exitDir: this.#exits, socketDir: this.#sockets, logPath: cfg.logPath, stdin: cfg.stdin === true,
+        exitDir: this.#exits, socketDir: this.#sockets, logPath: cfg.logPath, stdin: cfg.stdin === true, stdinOnce: cfg.stdinOnce === true, tty: cfg.tty === true,
       });
       await recordProcess(join(bundle, 'meta.json'), meta, pid);
     } catch (e) {
@@ -312,8 +317,19 @@ export class RuncRuntime implements ContainerRuntime {
     return !st || st.status === 'stopped';
   }
 
-  execStream(id: string, cmd: readonly string[], o: { stdin: boolean }): ExecProcess {
+  execStream(id: string, cmd: readonly string[], o: { stdin: boolean; tty?: boolean }): ExecProcess {
+    if (o.tty) return this.#runc.spawnTtyExec(id, cmd, this.#o.streamHelper ?? defaultStreamHelper);
     return this.#runc.spawnExec(id, cmd, o.stdin);
+  }
+
+  attachStream(id: string, o: { stdin: boolean; tty: boolean }): ExecProcess {
+    return attachToContainer(this.#o.streamHelper ?? defaultStreamHelper, join(this.#sockets, id, 'attach'), join(this.#containers, id, 'ctl'), o);
+  }
+
+  async portForward(sandboxId: string, port: number): Promise<PodConnection> {
+    const meta = await readJson<SandboxMeta>(join(this.#sandboxes, sandboxId, 'meta.json'));
+    if (!meta) throw new Error(`pod sandbox ${sandboxId} not found`);
+    return dialInNetns(this.#o.streamHelper ?? defaultStreamHelper, meta.netnsPath, port);
   }
 
   async execSync(id: string, cmd: readonly string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
@@ -334,6 +350,12 @@ export class RuncRuntime implements ContainerRuntime {
     const ids = await readdir(this.#containers).catch(() => [] as string[]);
     const out = await Promise.all(ids.map((id) => this.#containerStatus(id)));
     return out.filter((s): s is ContainerStatus => s !== undefined);
+  }
+
+  async reopenContainerLog(id: string): Promise<void> {
+    const s = await this.#containerStatus(id);
+    if (s?.state !== 'running') throw new Error(`container ${id} is not running`);
+    await reopenLog(join(this.#containers, id), s.logPath);
   }
 
   async #containerStatus(id: string): Promise<ContainerStatus | undefined> {

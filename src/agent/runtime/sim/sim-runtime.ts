@@ -1,6 +1,6 @@
 import type { Clock } from '../../../util/clock.js';
 import {
-  RuntimeError, type ContainerConfig, type ExecProcess, type ContainerRuntime, type ContainerStatus, type SandboxConfig, type SandboxStatus,
+  RuntimeError, type ContainerConfig, type ExecProcess, type PodConnection, type ContainerRuntime, type ContainerStatus, type SandboxConfig, type SandboxStatus,
 } from '../runtime.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -90,6 +90,14 @@ export class SimRuntime implements ContainerRuntime {
     throw new RuntimeError('RunContainerError', 'the simulated runtime runs no processes to exec into');
   }
 
+  attachStream(): ExecProcess {
+    throw new RuntimeError('RunContainerError', 'the simulated runtime runs no processes to attach to');
+  }
+
+  async portForward(): Promise<PodConnection> {
+    throw new Error('the simulated runtime has no network namespaces to connect into');
+  }
+
   async execSync(id: string, cmd: readonly string[]): Promise<{ exitCode: number; output: string }> {
     this.execs.push({ id, cmd });
     return this.execResult(cmd);
@@ -97,6 +105,12 @@ export class SimRuntime implements ContainerRuntime {
   async removeContainer(id: string): Promise<void> { this.containers.delete(id); }
   async listSandboxes(): Promise<readonly SandboxStatus[]> { return [...this.sandboxes.values()].map((s) => ({ ...s })); }
   async listContainers(): Promise<readonly ContainerStatus[]> { return [...this.containers.values()].map((c) => ({ ...c })); }
+  /** Every log reopen asked for (container ids), in order. Simulated containers write no logs. */
+  readonly reopened: string[] = [];
+  async reopenContainerLog(id: string): Promise<void> {
+    if (this.containers.get(id)?.state !== 'running') throw new Error(`container ${id} is not running`);
+    this.reopened.push(id);
+  }
   onExit(fn: (id: string) => void): void { this.#exitListeners.push(fn); }
   async close(): Promise<void> {}
 }

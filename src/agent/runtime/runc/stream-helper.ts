@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import { constants, existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { ExecProcess, PodConnection } from '../runtime.js';
+
+/**
+ * `skiff-stream dial NETNS PORT` (native/stream-helper.c): a connection to localhost:PORT inside a
+ * pod's network namespace, as kubelet's port-forward makes it. Resolves once connected (the helper
+ * says so with one byte on stderr); rejects with kubelet's wording when nothing listens there.
+ */
+export function dialInNetns(helper: string, netnsPath: string, port: number): Promise<PodConnection> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(helper, ['dial', netnsPath, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    let connected = false;
+    const closed = new Promise<void>((r) => p.once('close', () => r()));
+    p.stdin.on('error', () => { /* the helper has ended */ });
+    p.once('error', (e) => reject(new Error(`cannot run ${helper}: ${e.message}`)));
+    p.stderr.on('data', (d: Buffer) => {
+      if (!connected && d[0] === 0x2b /* '+' */) {
+        connected = true;
+        d = d.subarray(1);
+        resolve({ toPod: p.stdin, fromPod: p.stdout, closed, close: () => { p.kill('SIGKILL'); } });
+      }
+      err += d.toString();
+    });
+    p.once('close', (code) => {
+      if (!connected) reject(new Error(err.trim() || `${helper} dial ended with code ${code}`));
+    });
+  });
+}
+
+/**
+ * `skiff-stream attach SOCKET`: joins conmon's attach socket (SOCK_SEQPACKET, out of Node's reach) —
+ * the container's output from now on, split back into stdout and stderr, and its stdin when conmon keeps
+ * one. A terminal's size goes to conmon's control fifo (`1 <height> <width>`). The session ends when the
+ * container does (conmon closes the socket) or when the caller kills the helper; the container lives on.
+ */
+export function attachToContainer(helper: string, socketPath: string, ctlFifo: string, o: { stdin: boolean; tty: boolean }): ExecProcess {
+  if (!existsSync(socketPath)) throw new Error(`container is not running (no attach socket at ${socketPath})`);
+  const p = spawn(helper, ['attach', socketPath], { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  p.stdin?.on('error', () => { /* the helper has ended */ });
+  const exited = new Promise<number>((resolve) => {
+    p.once('error', () => resolve(127));
+    p.once('close', (code) => resolve(code ?? 0));
+  });
+  // In order: kubectl attach sends size+1 and then the size at once, to make the program redraw.
+  let resizing = Promise.resolve();
+  const resize = (width: number, height: number): void => {
+    resizing = resizing.then(() => writeControl(ctlFifo, `1 ${Math.trunc(height)} ${Math.trunc(width)}\n`));
+  };
+  return {
+    stdin: p.stdin, stdout: p.stdout!, stderr: p.stderr!, exited,
+    kill: () => { p.kill('SIGKILL'); },
+    ...(o.tty ? { resize } : {}),
+  };
+}
+
+/** One message to a conmon control fifo; non-blocking, so a fifo nobody reads fails at once instead of hanging. */
+async function writeControl(fifo: string, message: string): Promise<void> {
+  const f = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
+  if (!f) return;
+  try {
+    await f.write(message);
+  } catch { /* conmon is gone */ } finally {
+    await f.close();
+  }
+}
