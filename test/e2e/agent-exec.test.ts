@@ -19,17 +19,22 @@ metadata:
   name: box
 spec:
   terminationGracePeriodSeconds: 1
+  restartPolicy: OnFailure
   containers:
   - name: main
     image: busybox
     command: ["sleep", "3600"]
+  - name: done
+    image: busybox
+    command: ["true"]
   - name: other
     image: busybox
     command: ["sh", "-c", "echo other > /tmp/who; sleep 3600"]
 `)]);
     await eventually(async () => {
-      const p = JSON.parse(await kubectlOk(s, ['get', 'pod', 'box', '-o', 'json'])) as { status?: { containerStatuses?: { state?: { running?: object } }[] } };
-      return p.status?.containerStatuses?.length === 2 && p.status.containerStatuses.every((c) => c.state?.running);
+      const p = JSON.parse(await kubectlOk(s, ['get', 'pod', 'box', '-o', 'json'])) as { status?: { containerStatuses?: { state?: { running?: object; terminated?: object } }[] } };
+      const st = p.status?.containerStatuses ?? [];
+      return st.length === 3 && st.filter((c) => c.state?.running).length === 2;
     }, 60_000, 'box running');
   });
   after(async () => { await s?.dispose(); });
@@ -78,6 +83,15 @@ spec:
       assert.match(r.stdout + r.stderr, /no-such-command/);
     });
   }
+
+  it('a container that is not running: refused before the upgrade, in upstream\'s words for each protocol', async () => {
+    let r = await kubectl(s, ['exec', 'box', '-c', 'done', '--', 'true']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: Internal error occurred: unable to upgrade connection: container not found \("done"\)$/m);
+    r = await kubectl(s, ['exec', 'box', '-c', 'done', '--', 'true'], { bin: kubectlBin('1.27') });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: unable to upgrade connection: container not found \("done"\)$/m);
+  });
 
   it('errors read as upstream\'s: unknown container, unknown pod', async () => {
     let r = await kubectl(s, ['exec', 'box', '-c', 'nope', '--', 'true']);

@@ -52,6 +52,36 @@ describe('kubectl logs on real containers', () => {
     assert.match(await kubectlOk(s, ['logs', 'collector', '-c', 'sidecar', '--tail=1', '--timestamps']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z app line \d+\n$/);
   });
 
+  it('the default-container annotation, --all-containers and -l (kubectl fans out over the pods a selector finds)', async () => {
+    const annotated = (name: string): string => `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  labels: {app: logsel}
+  annotations: {kubectl.kubernetes.io/default-container: second}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: first
+    image: busybox
+    command: ["sh", "-c", "echo first-of-${name}; exec sleep 3600"]
+  - name: second
+    image: busybox
+    command: ["sh", "-c", "echo second-of-${name}; exec sleep 3600"]
+`;
+    await apply('sel-a', annotated('sel-a'));
+    await apply('sel-b', annotated('sel-b'));
+    await running('sel-a');
+    await running('sel-b');
+    await eventually(async () => (await kubectlOk(s, ['logs', 'sel-b', '-c', 'first'])) === 'first-of-sel-b\n', 10_000, 'sel-b logged');
+    assert.equal(await kubectlOk(s, ['logs', 'sel-a']), 'second-of-sel-a\n', 'the annotation picks the container');
+    assert.equal(await kubectlOk(s, ['logs', 'sel-a', '--all-containers']), 'first-of-sel-a\nsecond-of-sel-a\n');
+    const bySelector = (await kubectlOk(s, ['logs', '-l', 'app=logsel', '--prefix'])).split('\n').filter(Boolean).sort();
+    assert.deepEqual(bySelector, ['[pod/sel-a/second] second-of-sel-a', '[pod/sel-b/second] second-of-sel-b']);
+    const all = (await kubectlOk(s, ['logs', '-l', 'app=logsel', '--all-containers'])).split('\n').filter(Boolean).sort();
+    assert.deepEqual(all, ['first-of-sel-a', 'first-of-sel-b', 'second-of-sel-a', 'second-of-sel-b']);
+  });
+
   it('-f streams lines as they are written', async () => {
     const child = spawn(kubectlBin(), [`--kubeconfig=${s.kubeconfig}`, `--cache-dir=${s.cacheDir}`, 'logs', '-f', 'collector', '-c', 'app', '--tail=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -48,16 +48,18 @@ export function sendFailure(ws: WebSocket, message: string): void {
 }
 
 /**
- * A `v5.channel.k8s.io` WebSocket session: opens the process (holding back what kubectl sends until it
- * runs), then stdin from channel 0 (ended by `[255, 0]`), stdout and stderr to channels 1 and 2,
+ * A `v5.channel.k8s.io` WebSocket session: starts the process, then stdin from channel 0 (ended by `[255, 0]`), stdout and stderr to channels 1 and 2,
  * resizes from channel 4, and the exit status on channel 3 before a normal close.
  */
-export function serveWebSocketCommand(ws: WebSocket, open: () => Promise<ExecProcess>, r: RemoteCommandRequest): void {
-  ws.pause();
-  open().then((proc) => {
-    serveExec(ws, proc, r.cmd);
-    ws.resume();
-  }, (e: Error) => sendFailure(ws, e.message));
+export function serveWebSocketCommand(ws: WebSocket, open: () => ExecProcess, r: RemoteCommandRequest): void {
+  let proc: ExecProcess;
+  try {
+    proc = open();
+  } catch (e) {
+    sendFailure(ws, (e as Error).message);
+    return;
+  }
+  serveExec(ws, proc, r.cmd);
 }
 
 function serveExec(ws: WebSocket, proc: ExecProcess, cmd: readonly string[]): void {
@@ -92,7 +94,7 @@ type StreamType = 'error' | 'stdin' | 'stdout' | 'stderr' | 'resize';
  * a terminal) and resize (only with one). Once all the request implies are open, the process runs;
  * stdout and stderr end before the status goes on the error stream, which kubectl reads last.
  */
-export function serveSpdyCommand(session: SpdySession, open: () => Promise<ExecProcess>, r: RemoteCommandRequest, _protocol: string, log: Logger): void {
+export function serveSpdyCommand(session: SpdySession, open: () => ExecProcess, r: RemoteCommandRequest, _protocol: string, log: Logger): void {
   const expected = new Set<StreamType>(['error']);
   if (r.stdin) expected.add('stdin');
   if (r.stdout) expected.add('stdout');
@@ -120,7 +122,7 @@ export function serveSpdyCommand(session: SpdySession, open: () => Promise<ExecP
   });
 }
 
-async function run(session: SpdySession, streams: Map<StreamType, SpdyStream>, open: () => Promise<ExecProcess>, r: RemoteCommandRequest): Promise<void> {
+async function run(session: SpdySession, streams: Map<StreamType, SpdyStream>, open: () => ExecProcess, r: RemoteCommandRequest): Promise<void> {
   const error = streams.get('error')!;
   const outputs = [streams.get('stdout'), streams.get('stderr')].filter((s): s is SpdyStream => s !== undefined);
   const finish = async (status: object): Promise<void> => {
@@ -130,7 +132,7 @@ async function run(session: SpdySession, streams: Map<StreamType, SpdyStream>, o
   };
   let proc: ExecProcess;
   try {
-    proc = await open();
+    proc = open();
   } catch (e) {
     await finish(failureStatus((e as Error).message));
     return;

@@ -93,7 +93,7 @@ describe('agent streaming server', () => {
     r = await session(q(['cat'], true), apiserver, [Buffer.from([0, ...Buffer.from('typed\n')]), Buffer.from([255, 0])]);
     assert.equal(r.channels.get(1), 'typed\n');
     r = await session('/exec/default/web/sidecar?command=true', apiserver);
-    assert.equal(JSON.parse(r.channels.get(3)!).message, 'container not found ("sidecar")');
+    assert.equal(JSON.parse(r.channels.get(3)!).message, 'Internal error occurred: unable to upgrade connection: container not found ("sidecar")');
     r = await session(`${q(['sleep', '0.3'])}&tty=true`, apiserver, [Buffer.from([4, ...Buffer.from('{"Width":80,"Height":24}\n')]), Buffer.from([4, ...Buffer.from('not json')])]);
     assert.deepEqual(JSON.parse(r.channels.get(3)!), { metadata: {}, status: 'Success' });
     assert.deepEqual(resizes, [[80, 24]], 'a terminal session passes sizes on; garbage is ignored');

@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { REMOTE_COMMAND_SPDY, serveSpdyCommand, serveWebSocketCommand, type RemoteCommandRequest } from './remote-command.js';
+import { REMOTE_COMMAND_SPDY, sendFailure, serveSpdyCommand, serveWebSocketCommand, type RemoteCommandRequest } from './remote-command.js';
 import { servePortForward, type PortForwardTarget } from './port-forward.js';
 import { PORT_FORWARD_TUNNEL, PORT_FORWARD_V1, offered, spdyUpgrade, spdyUpgradeProtocol } from './upgrade.js';
 import { SpdySession } from '../../util/spdy/session.js';
@@ -140,7 +140,7 @@ export class StreamingServer {
    */
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const refuse = (code: number, message: string): void => {
-      socket.end(`HTTP/1.1 ${code} ${code === 403 ? 'Forbidden' : code === 404 ? 'Not Found' : 'Bad Request'}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
+      socket.end(`HTTP/1.1 ${code} ${STATUS_CODES[code] ?? 'Error'}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\nConnection: close\r\n\r\n${message}`);
     };
     const cn = (req.socket as TLSSocket).getPeerCertificate()?.subject?.CN;
     if (!cn || !this.#o.allowedClients.includes(String(cn))) return refuse(403, `Forbidden (user=${cn ?? 'anonymous'}, verb=create, resource=nodes, subresource=proxy)`);
@@ -168,7 +168,18 @@ export class StreamingServer {
       const session: RemoteCommandRequest = {
         kind: parts[0], cmd: q.getAll('command'), stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr'), tty: flag('tty'),
       };
-      const open = (): Promise<ExecProcess> => this.#openRemoteCommand(parts[1]!, parts[2]!, parts[3]!, session);
+      // As kubelet: a container that cannot be exec'd into is refused before the upgrade, so
+      // kubectl reports "unable to upgrade connection: <reason>".
+      let open: () => ExecProcess;
+      try {
+        open = await this.#remoteCommand(parts[1]!, parts[2]!, parts[3]!, session);
+      } catch (e) {
+        const message = (e as Error).message;
+        if (!websocket) return refuse(500, message);
+        // A WebSocket client reads this from the error channel, worded as kube-apiserver's translator to kubelet's SPDY.
+        this.#wss.handleUpgrade(req, socket, head, (ws) => sendFailure(ws, `Internal error occurred: unable to upgrade connection: ${message}`));
+        return;
+      }
       if (websocket) {
         if (!offered(req, 'v5.channel.k8s.io')) return refuse(400, 'this node speaks v5.channel.k8s.io over WebSocket');
         this.#wss.handleUpgrade(req, socket, head, (ws) => serveWebSocketCommand(ws, open, session));
@@ -183,17 +194,19 @@ export class StreamingServer {
     refuse(404, '404 page not found');
   }
 
-  /** The process an exec or attach session drives, or kubelet's reason why there is none. */
-  async #openRemoteCommand(ns: string, pod: string, container: string, r: RemoteCommandRequest): Promise<ExecProcess> {
+  /** Starts the process an exec or attach session drives; throws kubelet's reason when there is none to start. */
+  async #remoteCommand(ns: string, pod: string, container: string, r: RemoteCommandRequest): Promise<() => ExecProcess> {
     if (r.kind === 'exec' && r.cmd.length === 0) throw new Error('you must specify at least one command for the container');
     const target = await this.#o.execTarget!(ns, pod, container);
     if (target.kind === 'error') throw new Error(target.message);
     if (r.kind === 'attach') {
-      if (!this.#o.attachStream) throw new Error('attach is not supported by this node');
-      return this.#o.attachStream(target.containerId, { stdin: r.stdin, tty: r.tty });
+      const attach = this.#o.attachStream;
+      if (!attach) throw new Error('attach is not supported by this node');
+      return () => attach(target.containerId, { stdin: r.stdin, tty: r.tty });
     }
-    if (!this.#o.execStream) throw new Error('exec is not supported by this node');
-    return this.#o.execStream(target.containerId, r.cmd, { stdin: r.stdin, tty: r.tty });
+    const exec = this.#o.execStream;
+    if (!exec) throw new Error('exec is not supported by this node');
+    return () => exec(target.containerId, r.cmd, { stdin: r.stdin, tty: r.tty });
   }
 
   async #logs(res: ServerResponse, ns: string, pod: string, container: string, q: URLSearchParams): Promise<void> {

@@ -38,6 +38,7 @@ export async function proxyPodStream(
   namespace: string, name: string, subresource: string, q: URLSearchParams,
 ): Promise<void> {
   if (subresource !== 'exec' && subresource !== 'attach' && subresource !== 'portforward') throw badRequest(`pods/${subresource} cannot be upgraded to a stream`);
+  if (subresource === 'exec' && q.getAll('command').length === 0) throw badRequest('you must specify at least one command for the container');
   const pod = await pods.get(namespace, name) as Pod;
   const path = agentPath(pod, namespace, name, subresource, q);
   const nodeName = pod.spec?.nodeName;
