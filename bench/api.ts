@@ -1,18 +1,26 @@
 /**
  * API server benchmark: durable pod creates over HTTPS by 16 concurrent clients, compared in the same
  * run with the raw store's durable write rate; GETs, a 10k-pod LIST, watch delivery, time to ready and
- * idle memory. Prints one JSON line.
+ * idle memory. Prints one JSON line. `--store etcd` runs the server on a single-member etcd started for
+ * the run (Debian's etcd-server), and measures the raw rate against that same etcd.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { EtcdStore } from '../src/store/etcd/etcd-store.js';
+import type { Store } from '../src/store/store.js';
+import { startEtcd, type TestEtcd } from '../test/helpers/etcd-server.js';
 import { loadKubeconfig } from '../src/client/kubeconfig.js';
 import { RestClient } from '../src/client/rest-client.js';
 import { cpuSeconds, parallel, percentile, rssMb, startServer } from './harness.js';
 
 const clients = 16;
+const { values: flags } = parseArgs({ options: { store: { type: 'string', default: 'sqlite' } }, strict: true });
+const storeKind = flags.store!;
+if (storeKind !== 'sqlite' && storeKind !== 'etcd') throw new Error(`--store: "${storeKind}" is not sqlite or etcd`);
 const podsToCreate = Number(process.env['BENCH_PODS'] ?? 12_000);
 
 function pod(i: number): Record<string, unknown> {
@@ -31,15 +39,21 @@ function pod(i: number): Record<string, unknown> {
 
 const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d;
 
-/** The floor: the same durable (group-committed, fsync'd) creates straight into the store, no HTTP, no API logic. */
-async function rawStoreRate(n: number): Promise<number> {
+/**
+ * The floor: the same durable creates straight into the store, no HTTP, no API logic — group-committed and
+ * fsync'd on SQLite; on etcd, the store's compare-and-put transactions against the etcd the server will use
+ * (under a prefix of their own, which no watch cache lists).
+ */
+async function rawStoreRate(n: number, etcd: TestEtcd | undefined): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-raw-'));
-  const store = new SqliteStore({ path: join(dir, 'state.db') });
+  const store: Store & { ready(): Promise<void> } = etcd ? new EtcdStore({ endpoints: [etcd.endpoint] }) : new SqliteStore({ path: join(dir, 'state.db') });
+  await store.ready();
+  const prefix = etcd ? '/bench-raw/pods/default' : '/registry/pods/default';
   const enc = new TextEncoder();
   const values = Array.from({ length: 64 }, (_, i) => enc.encode(JSON.stringify(pod(i))));
   const t0 = performance.now();
   await parallel(n, clients, async (i) => {
-    const r = await store.create(`/registry/pods/default/bench-${i}`, values[i % 64]!);
+    const r = await store.create(`${prefix}/bench-${i}`, values[i % 64]!);
     if (!r.ok) throw new Error('raw create failed');
   });
   const rate = n / ((performance.now() - t0) / 1000);
@@ -48,23 +62,40 @@ async function rawStoreRate(n: number): Promise<number> {
   return rate;
 }
 
-/** Idle memory of a complete server (API, store, scheduler and controller threads), started fresh. */
+/** `skiff server` flags that put it on the given etcd (none: SQLite in its data dir). */
+const datastoreArgs = (etcd: TestEtcd | undefined): string[] => (etcd ? ['--datastore-endpoint', etcd.endpoint.replace('http://', 'etcd://')] : []);
+
+/** Idle memory of a complete server (API, store, scheduler and controller threads), started fresh (on an etcd of its own). */
 async function fullServerIdleRss(): Promise<number> {
-  const full = await startServer();
+  const etcd = storeKind === 'etcd' ? await startEtcd() : undefined;
   try {
-    await new Promise((r) => setTimeout(r, 1500));
-    return rssMb(full.pid);
+    const full = await startServer(datastoreArgs(etcd));
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      return rssMb(full.pid);
+    } finally {
+      await full.stop();
+    }
   } finally {
-    await full.stop();
+    await etcd?.stop();
   }
 }
 
 async function main(): Promise<void> {
-  const raw = await rawStoreRate(podsToCreate);
+  const etcd = storeKind === 'etcd' ? await startEtcd() : undefined;
+  try {
+    await run(etcd);
+  } finally {
+    await etcd?.stop();
+  }
+}
+
+async function run(etcd: TestEtcd | undefined): Promise<void> {
+  const raw = await rawStoreRate(podsToCreate, etcd);
 
   const t0 = performance.now();
   // The API server alone: no scheduler or controllers acting on (and writing about) the pods created.
-  const server = await startServer(['--disable-scheduler', '--controllers=-deployment,-replicaset,-garbagecollector,-namespace']);
+  const server = await startServer(['--disable-scheduler', '--controllers=-deployment,-replicaset,-garbagecollector,-namespace', ...datastoreArgs(etcd)]);
   const readyWallMs = performance.now() - t0;
   const readyMs = Number(/ready in ([\d.]+)s/.exec(server.banner)![1]) * 1000;
   try {
@@ -138,6 +169,7 @@ async function main(): Promise<void> {
     const creates = podsToCreate / createSecs;
     process.stdout.write(JSON.stringify({
       bench: 'api',
+      store: storeKind,
       clients,
       pods: podsToCreate,
       creates_per_s: Math.round(creates),

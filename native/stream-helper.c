@@ -38,8 +38,7 @@
 #include <unistd.h>
 #include <libgen.h>
 
-/* The stream ids conmon puts before each packet on its attach socket (stdin would be 1). */
-#define ATTACH_PIPE_STDOUT 2
+/* The stream id conmon puts before a packet of stderr on its attach socket (stdout's is 2, stdin's 1). */
 #define ATTACH_PIPE_STDERR 3
 
 #define HELPER_FAILED 125
@@ -227,9 +226,15 @@ static int run_tty(const char *socket_path, const char *pid_file, char **argv) {
   return exit_code(status);
 }
 
-/* Relays stdin to FD and FD to stdout until FD ends; stdin's end half-closes FD. */
-static int relay_stream(int fd) {
+/*
+ * Relays stdin to FD and FD to stdout until FD ends; stdin's end half-closes FD (for conmon's attach
+ * socket that closes the container's stdin unless it was told to leave it open: stdinOnce). With
+ * `packets` FD is conmon's SOCK_SEQPACKET attach socket: each packet starts with its stream id, and
+ * stdin goes in packets no larger than conmon reads (8192 bytes).
+ */
+static int relay_stream(int fd, int packets) {
   char buf[65536];
+  size_t chunk = packets ? 8192 : sizeof(buf);
   int stdin_open = 1;
   for (;;) {
     struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = stdin_open ? 0 : -1, .events = POLLIN } };
@@ -238,7 +243,7 @@ static int relay_stream(int fd) {
       return HELPER_FAILED;
     }
     if (p[1].revents) {
-      ssize_t n = read(0, buf, sizeof(buf));
+      ssize_t n = read(0, buf, chunk);
       if (n <= 0) {
         stdin_open = 0;
         shutdown(fd, SHUT_WR);
@@ -247,9 +252,17 @@ static int relay_stream(int fd) {
       }
     }
     if (p[0].revents) {
-      ssize_t n = read(fd, buf, sizeof(buf));
+      ssize_t n = recv(fd, buf, sizeof(buf), 0);
       if (n <= 0) return 0;
-      if (write_all(1, buf, (size_t)n) < 0) return 0;
+      int out = 1;
+      char *data = buf;
+      if (packets) {
+        if (n < 2) continue;
+        out = buf[0] == ATTACH_PIPE_STDERR ? 2 : 1;
+        data++;
+        n--;
+      }
+      if (write_all(out, data, (size_t)n) < 0) return 0;
     }
   }
 }
@@ -289,7 +302,7 @@ static int run_dial(const char *netns, const char *port_arg) {
   }
   /* One byte tells the agent the connection is up before any data flows. */
   if (write_all(2, "+", 1) < 0) return HELPER_FAILED;
-  return relay_stream(fd);
+  return relay_stream(fd, 0);
 }
 
 static int run_attach(const char *socket_path) {
@@ -300,30 +313,7 @@ static int run_attach(const char *socket_path) {
     fprintf(stderr, "cannot connect to the container's attach socket %s: %s\n", socket_path, strerror(errno));
     return CONNECT_FAILED;
   }
-  char buf[8193];
-  int stdin_open = 1;
-  for (;;) {
-    struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = stdin_open ? 0 : -1, .events = POLLIN } };
-    if (poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return HELPER_FAILED;
-    }
-    if (p[1].revents) {
-      ssize_t n = read(0, buf, sizeof(buf) - 1);
-      if (n <= 0) {
-        /* conmon closes the container's stdin at this (unless told to leave it open): stdinOnce. */
-        stdin_open = 0;
-        shutdown(fd, SHUT_WR);
-      } else if (write_all(fd, buf, (size_t)n) < 0) {
-        stdin_open = 0;
-      }
-    }
-    if (p[0].revents) {
-      ssize_t n = recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0) return 0;
-      if (n > 1 && write_all(buf[0] == ATTACH_PIPE_STDERR ? 2 : 1, buf + 1, (size_t)n - 1) < 0) return 0;
-    }
-  }
+  return relay_stream(fd, 1);
 }
 
 int main(int argc, char **argv) {

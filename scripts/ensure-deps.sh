@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # What must be on the machine -> the Debian package providing it. A path is checked as a file, a bare
 # name as a command. Build tools for better-sqlite3 and the pause binary; the node agent's runtime
-# (runc, conmon, CNI plugins, umoci, ip, iptables); and what the tests build their images and registry with.
+# (runc, conmon, CNI plugins, umoci, ip, iptables); what the tests build their images and registry with; and etcd,
+# the HA datastore, which the store's tests, the etcd end-to-end tests and `npm run bench -- api --store etcd` start,
+# with etcdctl, which `skiff etcd-snapshot restore` runs.
 declare -A need=(
   [python3]=python3
   [make]=make
@@ -26,6 +28,8 @@ declare -A need=(
   [nginx]=nginx-light
   [skopeo]=skopeo
   [docker-registry]=docker-registry
+  [etcd]=etcd-server
+  [etcdctl]=etcd-client
 )
 missing=()
 for item in "${!need[@]}"; do

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { NodeRoutes } from './network/node-routes.js';
 import { availableParallelism } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import type { Pod } from 'kubernetes-types/core/v1.js';
@@ -31,6 +32,8 @@ export interface AgentOptions {
   /** The node's address (status.addresses InternalIP, status.hostIP of its pods). */
   readonly address: string;
   readonly podCIDR: string;
+  /** Route other nodes' pod CIDRs via their addresses (host-gw; default true). */
+  readonly podRoutes?: boolean;
   readonly runtime: ContainerRuntime;
   readonly network: PodNetwork;
   readonly images: ImageService;
@@ -70,6 +73,7 @@ export class Agent {
   readonly #workers = new Map<string, PodWorker>();
   #informer: Informer<P> | undefined;
   #status: NodeStatusReporter | undefined;
+  #routes: NodeRoutes | undefined;
   #deps: PodWorkerDeps | undefined;
   #resync: { cancel(): void } | undefined;
   readonly #logs: ContainerLogManager;
@@ -129,6 +133,10 @@ export class Agent {
     });
     await this.#status.register();
     this.#status.start();
+    if (o.podRoutes !== false) {
+      this.#routes = new NodeRoutes(o.client, o.nodeName, this.#log);
+      await this.#routes.start();
+    }
 
     this.#deps = {
       runtime: o.runtime, network: o.network, images: o.images, volumes: o.volumes,
@@ -262,6 +270,7 @@ export class Agent {
     this.#resync?.cancel();
     await this.#logs.stop();
     this.#informer?.stop();
+    this.#routes?.stop();
     this.#status?.stop();
     await this.#o.runtime.close();
   }

@@ -163,7 +163,12 @@ export class NodeStatusReporter {
     };
     // Heartbeat times always change; compare the rest.
     const comparable = { ...status, conditions: status.conditions.map(({ lastHeartbeatTime: _h, lastTransitionTime: _t, ...c }) => c) };
-    if (!force && deepEqual(comparable, this.#lastStatus) && nowMs - this.#lastStatusAt < 60_000) return;
+    // What the server holds counts too: the node lifecycle controller sets conditions to Unknown while
+    // this agent is away, and those must be put right at once when it is back, not a minute later.
+    const byType = (cs: readonly { type: string }[]): unknown[] => [...cs].sort((a, b) => a.type.localeCompare(b.type));
+    const onServer = byType((prev ?? []).map(({ lastHeartbeatTime: _h, lastTransitionTime: _t, ...c }) => c));
+    const serverAgrees = deepEqual(byType(comparable.conditions), onServer);
+    if (!force && serverAgrees && deepEqual(comparable, this.#lastStatus) && nowMs - this.#lastStatusAt < 60_000) return;
     const r = await o.client.request('PATCH', `${this.#path}/status`, { body: { status }, contentType: 'application/merge-patch+json' });
     if (r.status !== 200) throw new Error(`updating node status: HTTP ${r.status}`);
     this.#lastStatus = comparable;

@@ -600,7 +600,11 @@ export class PodWorker {
       pod: this.#pod, sandboxReady: sandboxReady && ready !== undefined, hostIP: this.#d.hostIP, ...(podIP ? { podIP } : {}),
       init: views.init, app: views.app, startTime: this.#startTime, now: this.#d.clock.now(),
     });
-    if (deepEqual(status, this.#lastStatus)) return;
+    // The server's copy counts too: the node lifecycle controller marks pods Ready=False while this
+    // agent is away, and that must be put right when it is back even though our own view never changed.
+    const onServer = new Map((this.#pod.status?.conditions ?? []).map((c) => [c.type, c.status]));
+    const serverAgrees = (status.conditions ?? []).every((c) => onServer.get(c.type) === c.status);
+    if (serverAgrees && deepEqual(status, this.#lastStatus)) return;
     const pod = this.#pod;
     const r = await this.#d.client.request('PATCH', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`, {
       body: { metadata: { uid: this.uid }, status }, contentType: 'application/merge-patch+json',

@@ -94,8 +94,11 @@ export function apiResourceList(resources: readonly ResourceDefinition[], group:
     list.push(e);
     for (const s of r.subresources) {
       const sub: Record<string, unknown> = { name: `${r.plural}/${s.name}`, singularName: '', namespaced: r.namespaced, kind: s.kind.kind, verbs: [...s.verbs] };
-      if (s.kind.group !== r.group) sub['group'] = s.kind.group;
-      if (s.kind.version !== r.version) sub['version'] = s.kind.version;
+      // A subresource of another group-version names both (pods/eviction is policy/v1; kubectl drain needs the version too).
+      if (s.kind.group !== r.group || s.kind.version !== r.version) {
+        sub['group'] = s.kind.group;
+        sub['version'] = s.kind.version;
+      }
       list.push(sub);
     }
   }

@@ -81,7 +81,7 @@ export class ClusterCA {
   }
 
   /** Issues a certificate: a server certificate when `sans` is given, else a client certificate for `identity`. */
-  async issue(identity: CertIdentity, usage: { server?: { dns: string[]; ips: string[] }; client?: boolean }): Promise<KeyPair> {
+  async issue(identity: CertIdentity, usage: { server?: { dns: string[]; ips: string[] }; client?: boolean }, o: { notBefore?: Date } = {}): Promise<KeyPair> {
     const keys = (await webcrypto.subtle.generateKey(ecdsa, true, ['sign', 'verify'])) as unknown as CryptoKeyPair;
     const now = Date.now();
     const subject = [`CN=${escapeDN(identity.user)}`, ...identity.groups.map((g) => `O=${escapeDN(g)}`)].join(', ');
@@ -104,7 +104,9 @@ export class ClusterCA {
       serialNumber: randomSerial(),
       subject,
       issuer: this.caCert.subject,
-      notBefore: new Date(now - 60_000),
+      // A minute back for clocks slightly behind, unless the issue time itself matters (revocation).
+      // A minute back for clocks slightly behind, unless the issue time itself matters (revocation).
+      notBefore: o.notBefore ?? new Date(now - 60_000),
       notAfter: new Date(now + oneYear),
       signingAlgorithm: signing,
       publicKey: keys.publicKey,

@@ -13,7 +13,7 @@ import { realClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { decode } from './registry/codec.js';
 import { RestStore, type Admission } from './registry/rest-store.js';
-import { parseRequestPath } from './request-info.js';
+import { parseRequestPath, type ResourceRequest } from './request-info.js';
 import { handleResource } from './handlers/resources.js';
 import type { KubeletClientTLS } from './handlers/pod-node.js';
 import { proxyPodStream, refuseUpgrade } from './handlers/pod-stream-proxy.js';
@@ -53,7 +53,24 @@ export interface ApiServerOptions {
   readonly advertiseAddress?: string;
   /** The client certificate for calling node agents (pods/log), and the CA their serving certificates chain to. */
   readonly kubeletClient?: KubeletClientTLS;
+  /** Paths served outside the API that authenticate by themselves (a node joining with a token, the CA for it). */
+  readonly extraRoutes?: ReadonlyMap<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>;
+  /** Whether a client certificate of `user` issued at `notBefore` (ms) was revoked (a deleted node's). */
+  readonly certificateRevoked?: (user: string, groups: readonly string[], notBefore: number) => boolean;
+  /** Refuses a resource request with a reason, or allows it (undefined). */
+  readonly authorize?: Authorizer;
 }
+
+/** What an authorizer sees of a request. */
+export interface AuthorizationRequest {
+  readonly user: RequestUser;
+  readonly verb: string;
+  readonly info: ResourceRequest;
+  /** The stored object a write on a named object would change, when there is one. */
+  readonly existing: () => Promise<unknown>;
+}
+
+export type Authorizer = (r: AuthorizationRequest) => Promise<string | undefined>;
 
 /** Who made a request. */
 export interface RequestUser {
@@ -61,8 +78,8 @@ export interface RequestUser {
   readonly groups: readonly string[];
 }
 
-/** Who each client-certificate connection authenticated as. */
-const peerUsers = new WeakMap<object, RequestUser | null>();
+/** Who each client-certificate connection authenticated as, and when its certificate was issued. */
+const peerUsers = new WeakMap<object, { user: RequestUser; notBefore: number } | null>();
 
 const publicPaths = new Set(['/version', '/healthz', '/livez', '/readyz']);
 
@@ -198,14 +215,15 @@ export class ApiServer {
     const socket = req.socket as TLSSocket;
     if (socket.encrypted && socket.authorized) {
       // The certificate is fixed for the life of the connection; decoding it per request cost more than the request.
-      let user = peerUsers.get(socket);
-      if (user === undefined) {
+      let peer = peerUsers.get(socket);
+      if (peer === undefined) {
         const cert = socket.getPeerCertificate();
         const id = cert?.subject ? identityFromSubject(cert.subject as unknown as Record<string, string | string[]>) : undefined;
-        user = id ? { name: id.user, groups: [...id.groups, 'system:authenticated'] } : null;
-        peerUsers.set(socket, user);
+        peer = id ? { user: { name: id.user, groups: [...id.groups, 'system:authenticated'] }, notBefore: Date.parse(cert.valid_from) } : null;
+        peerUsers.set(socket, peer);
       }
-      if (user) return user;
+      // Checked on every request: a revoked node must not go on over a connection it opened before.
+      if (peer && !this.#opts.certificateRevoked?.(peer.user.name, peer.user.groups, peer.notBefore)) return peer.user;
     }
     if (!this.#opts.tls) return { name: 'system:anonymous', groups: ['system:unauthenticated'] };
     return undefined;
@@ -233,12 +251,14 @@ export class ApiServer {
     const url = new URL(req.url ?? '/', 'https://skiff');
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     try {
+      const extra = this.#opts.extraRoutes?.get(path);
+      if (extra) return await extra(req, res);
       const user = this.#authenticate(req);
       if (!user && !(req.method === 'GET' && publicPaths.has(path))) {
         req.resume();
         throw unauthorized();
       }
-      await this.#route(req, res, path, url);
+      await this.#route(req, res, path, url, user);
     } catch (e) {
       if (e instanceof ApiError) {
         sendError(res, e);
@@ -251,7 +271,7 @@ export class ApiServer {
     }
   }
 
-  async #route(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
+  async #route(req: IncomingMessage, res: ServerResponse, path: string, url: URL, user: RequestUser | undefined): Promise<void> {
     const method = req.method ?? 'GET';
     switch (path) {
       case '/version': return sendJSON(res, 200, serverVersion);
@@ -288,13 +308,37 @@ export class ApiServer {
     }
     const info = parseRequestPath(path);
     if (info.kind !== 'resource') throw notFoundPath();
+    if (user && this.#opts.authorize) await this.#authorize(req, url, user, info);
     await handleResource(req, res, info, url, {
       clock: this.#clock,
       store: (g, v, r) => this.#stores.get(`${g}/${v}/${r}`),
       ...(this.#opts.kubeletClient ? { kubeletClient: this.#opts.kubeletClient } : {}),
     });
   }
+
+  /** Asks the authorizer; a refusal is upstream's 403 wording with the authorizer's reason. */
+  async #authorize(req: IncomingMessage, url: URL, user: RequestUser, info: ResourceRequest): Promise<void> {
+    const method = req.method ?? 'GET';
+    const watch = info.legacyWatch || url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+    const verb = method === 'GET' ? (info.name ? 'get' : watch ? 'watch' : 'list')
+      : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch'
+        : method === 'DELETE' ? (info.name ? 'delete' : 'deletecollection') : method.toLowerCase();
+    const store = this.#stores.get(`${info.group}/${info.version}/${info.resource}`);
+    const reason = await this.#opts.authorize!({
+      user, verb, info,
+      existing: async () => (store && info.name ? store.get(info.namespace, info.name).catch(() => undefined) : undefined),
+    });
+    if (reason === undefined) return;
+    req.resume();
+    const resource = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
+    const target = `${info.resource}${info.group ? `.${info.group}` : ''}${info.name ? ` "${info.name}"` : ''}`;
+    const scope = info.namespace ? ` in the namespace "${info.namespace}"` : info.name ? '' : ' at the cluster scope';
+    throw new ApiError(403, 'Forbidden', `${target} is forbidden: User "${user.name}" cannot ${verb} resource "${resource}" in API group "${info.group}"${scope}: ${reason}`,
+      { ...(info.name ? { name: info.name } : {}), group: info.group, kind: info.resource });
+  }
 }
 
 /** Upstream's compaction cadence, exported for the CLI's flags. */
+
+
 export { Compactor };

@@ -17,7 +17,7 @@ import { loadRegistriesConfig } from '../agent/images/registries-config.js';
 import { CniPodNetwork } from '../agent/network/pod-network.js';
 import { preflight as networkPreflight } from '../agent/network/preflight.js';
 import { RuncRuntime } from '../agent/runtime/runc/runc-runtime.js';
-import { cgroupMounts, removeCgroup } from '../agent/runtime/runc/cgroups.js';
+import { cgroupMounts, killCgroupProcesses, removeCgroup } from '../agent/runtime/runc/cgroups.js';
 import { KubeletVolumeManager } from '../agent/volumes/kubelet-volume-manager.js';
 import type { ClusterAccess } from '../client/kubeconfig.js';
 import { RestClient } from '../client/rest-client.js';
@@ -179,6 +179,14 @@ export async function killAll(agentDataDir: string, log: Logger): Promise<void> 
     await network.tearDown(sb.id).catch(() => {});
     await runtime.stopSandbox(sb.id).catch(() => {});
     await runtime.removeSandbox(sb.id).catch((e: Error) => log.warn('cannot remove sandbox', { id: sb.id, err: e }));
+  }
+  // Processes whose runtime state is lost (an interrupted cleanup) are still in our cgroups: kill them
+  // and go over the containers once more, so their overlays unmount.
+  const stray = await killCgroupProcesses(ident.cgroupRoot);
+  if (stray > 0) {
+    log.warn('killed processes left in the agent\'s cgroups', { count: stray });
+    await new Promise((r) => setTimeout(r, 200));
+    for (const c of await runtime.listContainers()) await runtime.removeContainer(c.id).catch((e: Error) => log.warn('cannot remove container', { id: c.id, err: e }));
   }
   await runtime.close();
   await network.destroy();

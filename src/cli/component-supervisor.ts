@@ -2,6 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import type { ClusterAccess } from '../client/kubeconfig.js';
 import type { ControllerName } from '../controllers/manager.js';
+import type { ControllerConfig } from '../controllers/controller.js';
+import type { NodeLifecycleOptions } from '../controllers/nodelifecycle/options.js';
 import type { AgentSettings } from './agent-setup.js';
 import type { Logger } from '../util/log.js';
 
@@ -11,6 +13,9 @@ export interface ComponentSpec {
   readonly access: ClusterAccess;
   readonly userAgent: string;
   readonly controllers?: readonly ControllerName[];
+  /** The controllers' settings (`--cluster-cidr`, …). */
+  readonly controllerConfig?: ControllerConfig;
+  readonly nodeLifecycle?: NodeLifecycleOptions;
   readonly agent?: AgentSettings & { readonly imagesDropDir?: string };
 }
 

@@ -41,7 +41,11 @@ async function run(): Promise<void> {
     return;
   }
   if (spec.component === 'controller-manager') {
-    await new ControllerManager({ client, controllers: spec.controllers, log }).run(stop.signal);
+    await new ControllerManager({
+      client, controllers: spec.controllers, log,
+      ...(spec.nodeLifecycle ? { nodeLifecycle: spec.nodeLifecycle } : {}),
+      ...(spec.controllerConfig ? { config: spec.controllerConfig } : {}),
+    }).run(stop.signal);
     return;
   }
   await new LeaderElector(client, { name: 'kube-scheduler', identity: `${hostname()}_${randomUUID()}`, log }).run(

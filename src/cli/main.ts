@@ -5,11 +5,17 @@ import { runExplainPending, runWhatIf } from './explain.js';
 import { serverVersion } from '../apiserver/server.js';
 import { runImages } from './images.js';
 import { runKillAll } from './killall.js';
+import { runAgent } from './agent.js';
+import { runToken } from './token.js';
+import { runEtcdSnapshot } from './etcd-snapshot.js';
 
 const usage = `skiff — a small Kubernetes-compatible orchestrator
 
 Usage:
   skiff server [flags]          run the API server, controllers and scheduler
+  skiff agent --server URL --token T   join a cluster as a node
+  skiff token create|list|delete       node join tokens
+  skiff etcd-snapshot save|status|restore   back up and restore the etcd datastore
   skiff simulate [flags]        SIMULATION: register nodes that run no containers (for tests and scale)
   skiff explain-pending POD     why a pod is pending, node by node
   skiff what-if -f FILE         where a manifest's pods would land, without creating anything
@@ -24,6 +30,9 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'server': return runServer(rest);
+    case 'agent': return runAgent(rest);
+    case 'token': return runToken(rest);
+    case 'etcd-snapshot': return runEtcdSnapshot(rest);
     case 'simulate': return runSimulate(rest);
     case 'explain-pending': return runExplainPending(rest);
     case 'what-if': return runWhatIf(rest);

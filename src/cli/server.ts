@@ -2,15 +2,23 @@ import { parseArgs } from 'node:util';
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import { datastoreConfig, openDatastore } from './datastore.js';
+import { reconcileBootstrap, serverTokenFlag } from './datastore-bootstrap.js';
+import { ManagedEtcd } from './datastore-managed-etcd.js';
 import { ApiServer } from '../apiserver/server.js';
 import { ClusterCA, loadOrIssue } from '../apiserver/pki.js';
 import { kubeconfigYaml, writeKubeconfig } from '../apiserver/kubeconfig.js';
 import { createLogger } from '../util/log.js';
 import type { ClusterAccess } from '../client/kubeconfig.js';
 import { selectControllers } from '../controllers/manager.js';
+import type { NodeLifecycleOptions } from '../controllers/nodelifecycle/options.js';
 import { parseQuantity } from '../api/quantity.js';
 import { ComponentSupervisor } from './component-supervisor.js';
+import { ensureServerToken } from './token.js';
+import { NodeJoinService, NodeRevocations } from '../apiserver/node-join.js';
+import { authorizeNode } from '../apiserver/node-authorizer.js';
+import { RestClient } from '../client/rest-client.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { agentPreflight, KUBELET_CLIENT_NAME } from './agent-setup.js';
 
 const help = `Usage: skiff server [flags]
@@ -38,9 +46,35 @@ Flags:
                              how often container log sizes are checked (default 10s)
   --disable-scheduler        do not run the scheduler
   --controllers LIST         controllers to run: '*' (all), 'name' or '-name', comma-separated
-                             (deployment, replicaset, garbagecollector, namespace; default '*')
+                             (deployment, replicaset, garbagecollector, namespace, nodelifecycle,
+                             tainteviction, disruption; default '*')
+  --node-monitor-grace-period DUR
+                             how long a node may go without a heartbeat before it is NotReady/Unknown (default 40s)
+  --node-monitor-period DUR  how often node health is checked (default 5s)
+  --node-startup-grace-period DUR
+                             how long a node that never reported status gets (default 1m)
+  --node-eviction-rate R     nodes per second tainted for eviction in a healthy zone (default 0.1)
+  --secondary-node-eviction-rate R
+                             the same in a partially disrupted zone of a large cluster (default 0.01)
+  --unhealthy-zone-threshold F
+                             share of not-Ready nodes that makes a zone partially disrupted (default 0.55)
+  --large-cluster-size-threshold N
+                             zones larger than this keep evicting when partially disrupted (default 50)
   --compaction-interval DUR  how often history is compacted, e.g. 5m, 30s (default 5m; 0 disables)
   --watch-cache-size N       events each resource's watch cache keeps for resuming watches (default 10000)
+  --datastore-endpoint URL   where state lives: sqlite://PATH (default <data-dir>/db/state.db), or an etcd
+                             cluster, etcd://HOST:PORT[,HOST:PORT...] (or https://HOST:PORT,... as k3s)
+  --datastore-cafile FILE    CA that signed the etcd members' certificates (TLS)
+  --datastore-certfile FILE  client certificate for etcd (TLS, with --datastore-keyfile)
+  --datastore-keyfile FILE   its key
+  --token TOKEN              the cluster's server token: a further server on a shared etcd datastore needs the
+                             first server's (<data-dir>/token); it also becomes this server's node join token
+  --token-file FILE          the same, read from a file
+  --cluster-init             run an etcd member next to this server and make a new etcd cluster with it (HA)
+  --server URL               run an etcd member next to this server and add it to the cluster of the server at
+                             URL (with --token-file/--token); servers join one at a time; use an odd count
+  --etcd-client-port N       the managed member's client port (default 2379)
+  --etcd-peer-port N         the managed member's peer port (default 2380)
 `;
 
 /** Parses a duration like "5m", "30s", "1500ms", "1h" to milliseconds. */
@@ -61,6 +95,29 @@ export function parseByteQuantity(text: string, flag: string): number {
   }
   if (milli % 1000n !== 0n) throw new Error(`${flag}: "${text}" is not a whole number of bytes`);
   return Number(milli / 1000n);
+}
+
+/** The node lifecycle controller's flags, checked (as kube-controller-manager names them). */
+function nodeLifecycleFlags(v: Record<string, string | boolean | string[] | undefined>): NodeLifecycleOptions {
+  const duration = (flag: string): number => {
+    const ms = parseDuration(String(v[flag]), `--${flag}`);
+    if (!(ms > 0)) throw new Error(`--${flag}: must be longer than 0`);
+    return ms;
+  };
+  const number = (flag: string, ok: (n: number) => boolean, what: string): number => {
+    const n = Number(v[flag]);
+    if (!Number.isFinite(n) || !ok(n)) throw new Error(`--${flag}: "${String(v[flag])}" is not ${what}`);
+    return n;
+  };
+  return {
+    monitorGracePeriodMs: duration('node-monitor-grace-period'),
+    monitorPeriodMs: duration('node-monitor-period'),
+    startupGracePeriodMs: duration('node-startup-grace-period'),
+    evictionRate: number('node-eviction-rate', (n) => n >= 0, 'a rate (nodes per second, 0 or more)'),
+    secondaryEvictionRate: number('secondary-node-eviction-rate', (n) => n >= 0, 'a rate (nodes per second, 0 or more)'),
+    unhealthyZoneThreshold: number('unhealthy-zone-threshold', (n) => n > 0 && n <= 1, 'a fraction between 0 and 1'),
+    largeClusterSizeThreshold: number('large-cluster-size-threshold', (n) => Number.isInteger(n) && n >= 0, 'a whole number'),
+  };
 }
 
 /** The machine's first non-internal IPv4 address, or loopback when it has none. */
@@ -87,6 +144,7 @@ export async function runServer(argv: string[]): Promise<number> {
       'root-dir': { type: 'string', default: '/var/lib/kubelet' },
       'pod-log-dir': { type: 'string', default: '/var/log/pods' },
       'pod-cidr': { type: 'string', default: '10.42.0.0/24' },
+      'cluster-cidr': { type: 'string', default: '10.42.0.0/16' },
       'max-pods': { type: 'string', default: '110' },
       'kubelet-port': { type: 'string', default: '10250' },
       'node-label': { type: 'string', multiple: true, default: [] },
@@ -97,6 +155,23 @@ export async function runServer(argv: string[]): Promise<number> {
       'compaction-interval': { type: 'string', default: '5m' },
       controllers: { type: 'string', multiple: true, default: ['*'] },
       'watch-cache-size': { type: 'string', default: '10000' },
+      'node-monitor-grace-period': { type: 'string', default: '40s' },
+      'node-monitor-period': { type: 'string', default: '5s' },
+      'node-startup-grace-period': { type: 'string', default: '1m' },
+      'node-eviction-rate': { type: 'string', default: '0.1' },
+      'secondary-node-eviction-rate': { type: 'string', default: '0.01' },
+      'unhealthy-zone-threshold': { type: 'string', default: '0.55' },
+      'large-cluster-size-threshold': { type: 'string', default: '50' },
+      'datastore-endpoint': { type: 'string' },
+      'datastore-cafile': { type: 'string' },
+      'datastore-certfile': { type: 'string' },
+      'datastore-keyfile': { type: 'string' },
+      token: { type: 'string' },
+      'token-file': { type: 'string' },
+      'cluster-init': { type: 'boolean', default: false },
+      server: { type: 'string' },
+      'etcd-client-port': { type: 'string', default: '2379' },
+      'etcd-peer-port': { type: 'string', default: '2380' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -118,9 +193,27 @@ export async function runServer(argv: string[]): Promise<number> {
   const bind = values['bind-address']!;
   const kubeconfigPath = resolve(values['write-kubeconfig'] ?? join(dataDir, 'kubeconfig.yaml'));
 
-  const store = new SqliteStore({ path: join(dataDir, 'db', 'state.db'), log: log.with({ component: 'store' }) });
-  await store.ready();
+  const token = serverTokenFlag(values.token, values['token-file']);
+  if ((values['cluster-init'] || values.server) && values['datastore-endpoint']) throw new Error('--cluster-init/--server run an etcd member of their own: not with --datastore-endpoint');
+  const etcdPort = (flag: 'etcd-client-port' | 'etcd-peer-port'): number => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`--${flag}: "${values[flag]}" is not a port number`);
+    return n;
+  };
+  // A managed etcd member (--cluster-init, --server, or one this data dir already has) comes first: the store is on it.
+  const managedEtcd = await ManagedEtcd.start({
+    clusterInit: values['cluster-init']!, server: values.server, token, dataDir, log,
+    advertise: values['advertise-address'] ?? (bind !== '0.0.0.0' && bind !== '::' ? bind : undefined),
+    clientPort: etcdPort('etcd-client-port'), peerPort: etcdPort('etcd-peer-port'),
+  });
+  const datastore = managedEtcd?.datastore ?? datastoreConfig({
+    endpoint: values['datastore-endpoint'], caFile: values['datastore-cafile'], certFile: values['datastore-certfile'], keyFile: values['datastore-keyfile'], dataDir,
+  });
+  const store = await openDatastore(datastore, log.with({ component: 'store' }));
   const tlsDir = join(dataDir, 'tls');
+  // Servers sharing etcd share the CA, kept there sealed with the token (see datastore-bootstrap.ts).
+  await reconcileBootstrap({ store: datastore.kind === 'etcd' ? store : undefined, tlsDir, tokenFile: join(dataDir, 'token'), token, log })
+    .catch(async (e: unknown) => { await store.close(); throw e; });
   const ca = await ClusterCA.loadOrCreate(tlsDir);
   const host = hostname();
   const advertise = values['advertise-address'] ?? (bind !== '0.0.0.0' && bind !== '::' ? bind : primaryIPv4());
@@ -133,10 +226,16 @@ export async function runServer(argv: string[]): Promise<number> {
   const admin = await loadOrIssue(ca, tlsDir, 'admin', { user: 'system:admin', groups: ['system:masters'] }, { client: true });
 
   const enabled = selectControllers(values.controllers ?? ['*']);
+  const nodeLifecycle = nodeLifecycleFlags(values);
   const watchCacheSize = Number(values['watch-cache-size']);
   if (!Number.isInteger(watchCacheSize) || watchCacheSize < 1) throw new Error(`--watch-cache-size: "${values['watch-cache-size']}" is not a positive integer`);
   const kubeletClient = await loadOrIssue(ca, tlsDir, 'apiserver-kubelet-client', { user: KUBELET_CLIENT_NAME, groups: ['system:masters'] }, { client: true });
+  // Joining nodes: their routes are filled in once the server runs (the join service talks to it over HTTPS).
+  const extraRoutes = new Map<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>();
+  const revocations = new NodeRevocations(join(tlsDir, 'revoked-nodes.json'));
+  if (managedEtcd) extraRoutes.set(...managedEtcd.joinRoute(join(dataDir, 'token')));
   const server = new ApiServer({
+    extraRoutes, certificateRevoked: (user, groups, notBefore) => revocations.revoked(user, groups, notBefore), authorize: authorizeNode,
     store, log: log.with({ component: 'apiserver' }), tls: { cert: serving.cert, key: serving.key, ca: ca.pair.cert },
     kubeletClient: { ...kubeletClient, ca: ca.pair.cert },
     compactIntervalMs: parseDuration(values['compaction-interval']!, '--compaction-interval'), watchCacheSize, advertiseAddress: advertise,
@@ -145,13 +244,19 @@ export async function runServer(argv: string[]): Promise<number> {
   const urlHost = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : isIP(bind) === 6 ? `[${bind}]` : bind;
   const serverURL = `https://${urlHost}:${server.port}`;
   writeKubeconfig(kubeconfigPath, kubeconfigYaml(serverURL, ca.pair.cert, admin));
+  const joinClient = new RestClient({ server: serverURL, ca: ca.pair.cert, cert: admin.cert, key: admin.key, namespace: 'default', insecureSkipTLSVerify: false }, { userAgent: 'skiff-node-join/v1.32.0' });
+  const joins = new NodeJoinService({ ca, client: joinClient, revocations, log: log.with({ component: 'node-join' }) });
+  for (const [path, handler] of joins.routes()) extraRoutes.set(path, handler);
+  await joins.start();
+  await ensureServerToken(joinClient, join(dataDir, 'token'), ca.pair.cert);
   // The controller manager and the scheduler run in threads of their own and talk to the API over HTTPS
   // like any other client, each with its own identity.
   const components: ComponentSupervisor[] = [];
   const access = (pair: { cert: string; key: string }): ClusterAccess => ({ server: serverURL, ca: ca.pair.cert, cert: pair.cert, key: pair.key, namespace: 'default', insecureSkipTLSVerify: false });
   if (enabled.length > 0) {
     const cert = await loadOrIssue(ca, tlsDir, 'controller-manager', { user: 'system:kube-controller-manager', groups: [] }, { client: true });
-    components.push(new ComponentSupervisor({ component: 'controller-manager', access: access(cert), userAgent: 'skiff-controller-manager/v1.32.0', controllers: enabled }, log));
+    components.push(new ComponentSupervisor({ component: 'controller-manager', access: access(cert), userAgent: 'skiff-controller-manager/v1.32.0', controllers: enabled,
+      controllerConfig: { clusterCIDR: values['cluster-cidr']! }, nodeLifecycle }, log));
   }
   if (!values['disable-scheduler']) {
     const cert = await loadOrIssue(ca, tlsDir, 'scheduler', { user: 'system:kube-scheduler', groups: [] }, { client: true });
@@ -191,6 +296,7 @@ export async function runServer(argv: string[]): Promise<number> {
   for (const c of components) c.start();
   const readyMs = Math.round(process.uptime() * 1000);
   log.info('ready', { readyMs, server: serverURL, kubeconfig: kubeconfigPath, dataDir, agent: values['disable-agent'] ? 'disabled' : values['node-name'] ?? host });
+  log.info('nodes join with', { command: `skiff agent --server ${serverURL.replace('127.0.0.1', advertise)} --token-file ${join(dataDir, 'token')}` });
   process.stdout.write(`skiff server ready in ${(readyMs / 1000).toFixed(2)}s — ${serverURL} — kubeconfig: ${kubeconfigPath}\n`);
 
   await new Promise<void>((resolveStop) => {
@@ -202,8 +308,11 @@ export async function runServer(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   await Promise.all(components.map((c) => c.stop()));
+  joins.stop();
+  joinClient.close();
   await server.close();
   await store.close();
+  await managedEtcd?.stop();
   log.info('stopped');
   return 0;
 }

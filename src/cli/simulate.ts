@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { SimulatedNodes, type SimulatedNodeSpec } from '../simulate/simulated-nodes.js';
 import { createLogger } from '../util/log.js';
 import { clientFor } from './client-config.js';
+import { parseDuration } from './server.js';
 
 const help = `Usage: skiff simulate [flags]
 
@@ -18,6 +19,7 @@ Flags:
   --cpu Q --memory Q --pods N   capacity of each node (default 4, 8Gi, 110)
   --nodes-file PATH      YAML: nodes: [{name, cpu, memory, pods, labels, taints}] (instead of --nodes)
   --start-delay-ms N     how long a simulated container takes to start (default 0)
+  --heartbeat-interval DUR  how often each node renews its Lease, e.g. 500ms (default 10s, as kubelet)
   --keep-nodes           leave the nodes registered on exit (default: remove them)
 `;
 
@@ -34,6 +36,7 @@ export async function runSimulate(argv: string[]): Promise<number> {
       pods: { type: 'string', default: '110' },
       'nodes-file': { type: 'string' },
       'start-delay-ms': { type: 'string', default: '0' },
+      'heartbeat-interval': { type: 'string', default: '10s' },
       'keep-nodes': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -51,7 +54,9 @@ export async function runSimulate(argv: string[]): Promise<number> {
     specs = Array.from({ length: n }, (_, i) => ({ name: `${values.prefix}${i + 1}`, cpu: values.cpu, memory: values.memory, pods: Number(values.pods) }));
   }
   const { client } = clientFor(values.kubeconfig, 'skiff-simulate/v1.32.0');
-  const sim = new SimulatedNodes({ client, nodes: specs, log, startDelayMs: Number(values['start-delay-ms']) });
+  const heartbeatMs = parseDuration(values['heartbeat-interval']!, '--heartbeat-interval');
+  if (!(heartbeatMs > 0)) throw new Error('--heartbeat-interval: must be longer than 0');
+  const sim = new SimulatedNodes({ client, nodes: specs, log, startDelayMs: Number(values['start-delay-ms']), heartbeatMs });
   const t0 = Date.now();
   await sim.start();
   process.stdout.write(`skiff simulate: ${specs.length} simulated node(s) ready in ${((Date.now() - t0) / 1000).toFixed(2)}s (SIMULATION: no containers run)\n`);

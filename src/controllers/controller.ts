@@ -3,6 +3,7 @@ import type { InformerFactory } from '../client/informer-factory.js';
 import type { EventRecorder } from '../client/event-recorder.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
+import type { NodeLifecycleOptions } from './nodelifecycle/options.js';
 
 /** What every controller gets from the controller manager. */
 export interface ControllerContext {
@@ -12,6 +13,17 @@ export interface ControllerContext {
   recorder(component: string): EventRecorder;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Settings of the node lifecycle controller (kube-controller-manager's flags of those names). */
+  readonly nodeLifecycle?: NodeLifecycleOptions;
+  /** Node IPAM's flags. */
+  readonly config?: ControllerConfig;
+}
+
+export interface ControllerConfig {
+  /** `--cluster-cidr`: where node IPAM takes each node's pod subnet from (default 10.42.0.0/16). */
+  readonly clusterCIDR?: string;
+  /** `--node-cidr-mask-size` (default 24). */
+  readonly nodeCIDRMaskSize?: number;
 }
 
 /**

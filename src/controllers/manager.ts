@@ -6,14 +6,19 @@ import { EventRecorder } from '../client/event-recorder.js';
 import { LeaderElector } from '../client/leader-election.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
-import type { Controller, ControllerContext } from './controller.js';
+import type { Controller, ControllerConfig, ControllerContext } from './controller.js';
 import { ReplicaSetController } from './replicaset/replicaset-controller.js';
 import { DeploymentController } from './deployment/deployment-controller.js';
 import { GarbageCollector } from './garbagecollector/garbage-collector.js';
 import { NamespaceController } from './namespace/namespace-controller.js';
+import { NodeIpamController } from './nodeipam/node-ipam-controller.js';
+import { NodeLifecycleController } from './nodelifecycle/node-lifecycle-controller.js';
+import { TaintEvictionController } from './tainteviction/taint-eviction-controller.js';
+import { DisruptionController } from './disruption/disruption-controller.js';
+import type { NodeLifecycleOptions } from './nodelifecycle/options.js';
 
 /** Every controller skiff has, by the name `--controllers` uses. */
-export const controllerNames = ['deployment', 'replicaset', 'garbagecollector', 'namespace'] as const;
+export const controllerNames = ['deployment', 'replicaset', 'garbagecollector', 'namespace', 'nodelifecycle', 'tainteviction', 'disruption', 'nodeipam'] as const;
 export type ControllerName = (typeof controllerNames)[number];
 
 const constructors: Record<ControllerName, (ctx: ControllerContext) => Controller> = {
@@ -21,6 +26,10 @@ const constructors: Record<ControllerName, (ctx: ControllerContext) => Controlle
   replicaset: (ctx) => new ReplicaSetController(ctx),
   garbagecollector: (ctx) => new GarbageCollector(ctx),
   namespace: (ctx) => new NamespaceController(ctx),
+  nodelifecycle: (ctx) => new NodeLifecycleController(ctx, ctx.nodeLifecycle),
+  tainteviction: (ctx) => new TaintEvictionController(ctx),
+  disruption: (ctx) => new DisruptionController(ctx),
+  nodeipam: (ctx) => new NodeIpamController(ctx),
 };
 
 /** Reads kube-controller-manager style `--controllers` values: `*`, `name`, `-name`. */
@@ -44,8 +53,12 @@ export interface ControllerManagerOptions {
   readonly workers?: number;
   readonly clock?: Clock;
   readonly log?: Logger;
+  /** Settings of the controllers (`--cluster-cidr`, …). */
+  readonly config?: ControllerConfig;
   /** Take the `kube-controller-manager` Lease first, so only one manager acts per cluster (default true). */
   readonly leaderElection?: boolean;
+  /** Node lifecycle settings (grace period, eviction rates, zone thresholds); upstream's defaults when absent. */
+  readonly nodeLifecycle?: NodeLifecycleOptions;
 }
 
 /**
@@ -73,6 +86,8 @@ export class ControllerManager {
         informers,
         clock: this.#clock,
         log: this.#log,
+        ...(this.#o.config ? { config: this.#o.config } : {}),
+        ...(this.#o.nodeLifecycle ? { nodeLifecycle: this.#o.nodeLifecycle } : {}),
         recorder: (component) => {
           const r = new EventRecorder(this.#o.client, component, { clock: this.#clock, log: this.#log });
           recorders.push(r);

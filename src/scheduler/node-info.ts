@@ -187,7 +187,9 @@ export class NodeInfo {
 export function effectiveTaints(node: Node): Taint[] {
   const taints = [...(node.spec?.taints ?? [])];
   const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
-  if (ready?.status !== 'True' && !taints.some((t) => t.key === 'node.kubernetes.io/not-ready' || t.key === 'node.kubernetes.io/unreachable')) {
+  // Only a NoSchedule taint of either key stands in for the implicit one: the NoExecute ones are
+  // tolerated for a while by every pod (DefaultTolerationSeconds), which must not make the node schedulable.
+  if (ready?.status !== 'True' && !taints.some((t) => t.effect === 'NoSchedule' && (t.key === 'node.kubernetes.io/not-ready' || t.key === 'node.kubernetes.io/unreachable'))) {
     taints.push({ key: ready?.status === 'Unknown' ? 'node.kubernetes.io/unreachable' : 'node.kubernetes.io/not-ready', effect: 'NoSchedule' });
   }
   return taints;

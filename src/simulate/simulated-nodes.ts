@@ -42,6 +42,13 @@ export const simAnnotations = {
   neverReady: 'sim.skiff.io/never-ready',
 } as const;
 
+/**
+ * On a simulated Node, `"true"` makes it go silent as a crashed machine would: no Lease renewals, and
+ * its pods are left as they are (a deletion is not completed). Removing it brings the node back: it
+ * reports Ready again and catches up with its pods.
+ */
+export const simStopHeartbeatsAnnotation = 'sim.skiff.io/stop-heartbeats';
+
 /** A tiny semaphore bounding concurrent API writes. */
 class Limiter {
   #active = 0;
@@ -71,6 +78,9 @@ export class SimulatedNodes {
   readonly #acting = new Set<string>();
   readonly #again = new Map<string, P>();
   #pods: Informer<P> | undefined;
+  #nodes: Informer<Node & KubeObject> | undefined;
+  /** Nodes whose heartbeats are stopped (they act as crashed). */
+  readonly #silent = new Set<string>();
   #heartbeat: { cancel(): void } | undefined;
   #stopped = false;
 
@@ -137,6 +147,19 @@ export class SimulatedNodes {
     this.#pods = new Informer<P>(c, { path: '/api/v1/pods', clock: this.#clock, log: this.#log });
     this.#pods.addHandlers({ add: (p) => this.#step(p), update: (_o, p) => this.#step(p) });
     await this.#pods.start();
+    // Tests stop and resume a node's heartbeats with an annotation on the Node (see simStopHeartbeatsAnnotation).
+    this.#nodes = new Informer<Node & KubeObject>(c, { path: '/api/v1/nodes', labelSelector: 'node.skiff.io/simulated=true', clock: this.#clock, log: this.#log });
+    // Only a change of the annotation acts, so stopHeartbeats/resumeHeartbeats called directly are not undone.
+    const stopAsked = (n: Node & KubeObject): boolean => n.metadata.annotations?.[simStopHeartbeatsAnnotation] === 'true';
+    const onNode = (old: (Node & KubeObject) | undefined, n: Node & KubeObject): void => {
+      const name = n.metadata.name!;
+      const stop = stopAsked(n);
+      if (!this.#names.has(name) || (old ? stopAsked(old) : false) === stop) return;
+      if (stop) this.stopHeartbeats(name);
+      else void this.resumeHeartbeats(name).catch((e: unknown) => this.#log.warn('cannot resume simulated node', { node: name, err: e as Error }));
+    };
+    this.#nodes.addHandlers({ add: (n) => onNode(undefined, n), update: (o, n) => onNode(o, n) });
+    await this.#nodes.start();
     this.#log.info('simulated nodes ready', { nodes: this.#o.nodes.length });
   }
 
@@ -165,6 +188,7 @@ export class SimulatedNodes {
       for (let k = 0; k < perTick; k++) {
         const n = names[i]!;
         i = (i + 1) % names.length;
+        if (this.#silent.has(n)) continue;
         void this.#limit.run(() => this.#renewLease(n)).catch(() => undefined);
       }
       this.#heartbeat = this.#clock.setTimeout(tick, tickMs);
@@ -172,8 +196,58 @@ export class SimulatedNodes {
     this.#heartbeat = this.#clock.setTimeout(tick, tickMs);
   }
 
+  /** The node goes silent, as a crashed machine: no more heartbeats, its pods left as they are. */
+  stopHeartbeats(name: string): void {
+    if (!this.#names.has(name)) throw new Error(`${name} is not a node of this simulation`);
+    this.#silent.add(name);
+    this.#log.info('simulated node stopped heartbeating', { node: name });
+  }
+
+  /**
+   * The node is back: it renews its Lease, reports Ready again (as a restarted kubelet does) and catches
+   * up with its pods — deletions completed, running pods reported Ready again.
+   */
+  async resumeHeartbeats(name: string): Promise<void> {
+    if (!this.#silent.delete(name)) return;
+    const spec = this.#o.nodes.find((n) => n.name === name)!;
+    await this.#renewLease(name);
+    const c = this.#o.client;
+    const fresh = this.#nodeObject(spec).status;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cur = await c.request<Node & KubeObject>('GET', `/api/v1/nodes/${name}`);
+      if (cur.status !== 200) break;
+      const r = await c.request('PUT', `/api/v1/nodes/${name}/status`, { body: { ...cur.body, status: { ...(cur.body.status ?? {}), conditions: fresh?.conditions } } });
+      if (r.status !== 409) break;
+    }
+    this.#log.info('simulated node heartbeating again', { node: name });
+    for (const p of this.#pods?.list() ?? []) {
+      if (p.spec?.nodeName !== name) continue;
+      this.#step(p);
+    }
+  }
+
+  /** A running pod whose containers all run, and that should be Ready but is not reported so. */
+  #shouldBeReady(p: P): boolean {
+    if (p.metadata.annotations?.[simAnnotations.neverReady] === 'true') return false;
+    const statuses = p.status?.containerStatuses ?? [];
+    if (statuses.length === 0 || !statuses.every((cs) => cs.state?.running)) return false;
+    return !p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
+  }
+
+  /** A running pod's containers are ready again (after its node came back). */
+  async #reportReady(p: P): Promise<void> {
+    const now = rfc3339(this.#clock.now());
+    const status = structuredClone(p.status ?? {}) as NonNullable<P['status']>;
+    for (const cond of status.conditions ?? []) {
+      if ((cond.type === 'Ready' || cond.type === 'ContainersReady') && cond.status !== 'True') Object.assign(cond, { status: 'True', lastTransitionTime: now });
+    }
+    for (const cs of status.containerStatuses ?? []) Object.assign(cs, { ready: true });
+    await this.#o.client.request('PUT', `/api/v1/namespaces/${p.metadata.namespace}/pods/${p.metadata.name}/status`, { body: { ...p, status } });
+  }
+
   #step(p: P): void {
     if (!p.spec?.nodeName || !this.#names.has(p.spec.nodeName)) return;
+    if (this.#silent.has(p.spec.nodeName)) return;
     const key = `${p.metadata.namespace}/${p.metadata.name}`;
     if (this.#acting.has(key)) { this.#again.set(key, p); return; }
     this.#acting.add(key);
@@ -191,6 +265,11 @@ export class SimulatedNodes {
     if (p.metadata.deletionTimestamp) {
       // The simulated containers stop at once; the kubelet's last word is the deletion with grace 0.
       await c.request('DELETE', path, { body: { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } } });
+      return;
+    }
+    if (p.status?.phase === 'Running' && this.#shouldBeReady(p)) {
+      // Marked not Ready while its node was away (the node lifecycle controller does that): report it again, as a kubelet would.
+      await this.#reportReady(p);
       return;
     }
     if (p.status?.phase !== 'Pending') return;
@@ -265,6 +344,7 @@ export class SimulatedNodes {
     this.#stopped = true;
     this.#heartbeat?.cancel();
     this.#pods?.stop();
+    this.#nodes?.stop();
     if (!removeNodes) return;
     const c = this.#o.client;
     // When the server is gone there is nothing to clean up: give up at the first connection failure

@@ -1,4 +1,5 @@
 import { type KV, type Store, type WatchEvent, type WatchHandle } from './store.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger, type Logger } from '../util/log.js';
 import { cachedJson, cachedJsonBuffer } from '../util/json-cache.js';
 
@@ -34,6 +35,8 @@ export interface WatchCacheOptions {
   readonly log?: Logger;
   /** Page size of the initial list (default 10,000). */
   readonly listPage?: number;
+  /** First and longest pause between attempts to re-list after the feed failed (default 100 ms and 5 s). */
+  readonly relistBackoffMs?: readonly [number, number];
 }
 
 /** A watcher's view: receives each batch of events in revision order. */
@@ -50,7 +53,8 @@ export class TooOldResourceVersionError extends Error {
 /**
  * An in-memory copy of every object under a store prefix, fed by the store's watch, as kube-apiserver's
  * cacher: GET, LIST and WATCH are served from here; writes go to the store and come back through the
- * feed. On the SQLite store the feed is synchronous with the commit, so a writer reads its own write.
+ * feed. On the SQLite store the feed is synchronous with the commit, so a writer reads its own write. When the
+ * feed fails (a watch that cannot resume), the cache lists again and carries on from there.
  */
 export class WatchCache<T> {
   readonly #store: Store;
@@ -69,6 +73,9 @@ export class WatchCache<T> {
   #waiters: { rev: number; resolve(ok: boolean): void }[] = [];
   #watch: WatchHandle | undefined;
   #ready = false;
+  #stopped = false;
+  #relisting: Promise<void> | undefined;
+  readonly #relistBackoffMs: readonly [number, number];
 
   constructor(store: Store, prefix: string, decode: Decoder<T>, options: WatchCacheOptions = {}) {
     this.#store = store;
@@ -77,26 +84,110 @@ export class WatchCache<T> {
     this.#log = options.log ?? silentLogger;
     this.#historySize = options.historySize ?? 10_000;
     this.#listPage = options.listPage ?? 10_000;
+    this.#relistBackoffMs = options.relistBackoffMs ?? [100, 5000];
   }
 
   /** Lists the prefix and starts following the store; resolves when the cache holds the listed state. */
   async start(): Promise<void> {
+    const { items, rev } = await this.#list();
+    for (const [key, entry] of items) this.#items.set(key, entry);
+    this.#rev = rev;
+    this.#historyFrom = rev;
+    this.#follow(rev);
+    this.#ready = true;
+  }
+
+  /** Reads the whole prefix at one revision, page by page. */
+  async #list(): Promise<{ items: Map<string, CacheEntry<T>>; rev: number }> {
+    const items = new Map<string, CacheEntry<T>>();
     let startAfter: string | undefined;
     let rev: number | undefined;
     for (;;) {
       const page = await this.#store.list({ prefix: this.#prefix, limit: this.#listPage, startAfter, rev });
       rev = page.rev;
-      for (const kv of page.kvs) this.#items.set(kv.key, new CacheEntry(kv.key, kv.modRev, this.#decode(kv, kv.modRev)));
+      for (const kv of page.kvs) items.set(kv.key, new CacheEntry(kv.key, kv.modRev, this.#decode(kv, kv.modRev)));
       if (!page.more || page.kvs.length === 0) break;
       startAfter = page.kvs[page.kvs.length - 1]!.key;
     }
-    this.#rev = rev!;
-    this.#historyFrom = rev!;
-    this.#watch = this.#store.watch(this.#prefix, rev!, (batch) => this.#apply(batch), (e) => this.#log.error('cache feed failed', { prefix: this.#prefix, err: e }));
-    this.#ready = true;
+    return { items, rev: rev! };
+  }
+
+  #follow(rev: number): void {
+    this.#watch = this.#store.watch(this.#prefix, rev, (batch) => this.#apply(batch), (e) => this.#feedFailed(e));
+  }
+
+  /**
+   * The store's watch ended (for etcd: it could not resume because the history it needed was compacted while the
+   * cluster was out of reach). As kube-apiserver's reflector does, the cache lists again and follows from there,
+   * so it never stays behind the store.
+   */
+  #feedFailed(e: Error): void {
+    this.#watch = undefined;
+    if (this.#stopped || this.#relisting) return;
+    this.#log.warn('cache feed failed; listing again', { prefix: this.#prefix, rev: this.#rev, err: e });
+    this.#relisting = this.#relist().finally(() => { this.#relisting = undefined; });
+  }
+
+  async #relist(): Promise<void> {
+    let backoff = this.#relistBackoffMs[0];
+    for (let attempt = 1; !this.#stopped; attempt++) {
+      try {
+        const { items, rev } = await this.#list();
+        if (this.#stopped) return;
+        this.#replace(items, rev);
+        this.#follow(rev);
+        this.#log.info('cache listed again and follows the store', { prefix: this.#prefix, rev, attempts: attempt });
+        return;
+      } catch (err) {
+        this.#log.warn('cache re-list failed; retrying', { prefix: this.#prefix, err: err as Error, retryMs: backoff });
+      }
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, this.#relistBackoffMs[1]);
+    }
+  }
+
+  /**
+   * Takes a fresh listing at `rev` as the cache's state. Watchers get the difference as events — objects added or
+   * changed at their own revisions, objects gone as DELETED at `rev` — in revision order, so each sees a state it
+   * could have seen with every event; the retained history restarts at `rev` (a watch resuming from before it
+   * gets 410 and lists again, as with any gap).
+   */
+  #replace(items: Map<string, CacheEntry<T>>, rev: number): void {
+    const puts: CacheEvent<T>[] = [];
+    const deletes: CacheEvent<T>[] = [];
+    for (const [key, entry] of items) {
+      const prev = this.#items.get(key);
+      if (!prev) puts.push({ type: 'ADDED', rev: entry.rev, entry });
+      else if (prev.rev !== entry.rev) puts.push({ type: 'MODIFIED', rev: entry.rev, entry, prev });
+    }
+    for (const [key, prev] of this.#items) {
+      if (items.has(key)) continue;
+      // The deletion's own revision is not known: it happened at or before `rev`.
+      const obj = this.#decode({ key, value: prev.jsonBuffer(), createRev: 0, modRev: prev.rev, lease: 0 }, rev);
+      deletes.push({ type: 'DELETED', rev, entry: new CacheEntry(key, rev, obj), prev });
+    }
+    puts.sort((a, b) => a.rev - b.rev);
+    const events = [...puts, ...deletes];
+    this.#items.clear();
+    for (const [key, entry] of items) this.#items.set(key, entry);
+    this.#sorted = null;
+    this.#rev = rev;
+    this.#history = [];
+    this.#historyFrom = rev;
+    if (events.length > 0) {
+      for (const l of this.#listeners) {
+        try {
+          l(events);
+        } catch (err) {
+          this.#log.error('cache listener failed', { prefix: this.#prefix, err: err as Error });
+        }
+      }
+    }
+    this.#wakeWaiters();
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#watch?.close();
     this.#listeners.clear();
     for (const w of this.#waiters) w.resolve(false);

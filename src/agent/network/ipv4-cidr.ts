@@ -49,3 +49,11 @@ export function parseIpv4Cidr(text: string): Ipv4Cidr {
     },
   };
 }
+
+/** The `index`-th subnet of prefix length `maskSize` inside `cluster`, or undefined past its end. */
+export function subnetAt(cluster: Ipv4Cidr, maskSize: number, index: number): string | undefined {
+  if (maskSize < cluster.prefixLength || maskSize > 30) throw new Error(`a /${maskSize} subnet does not fit ${cluster.cidr}`);
+  const count = 2 ** (maskSize - cluster.prefixLength);
+  if (index < 0 || index >= count) return undefined;
+  return `${toDotted(toInt(cluster.network)! + index * 2 ** (32 - maskSize))}/${maskSize}`;
+}

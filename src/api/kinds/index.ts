@@ -2,6 +2,7 @@ import type { ResourceDefinition } from '../resource.js';
 import type { KubeObject } from '../types.js';
 import { pods } from './pods.js';
 import { deployments, replicaSets } from './apps.js';
+import { podDisruptionBudgets } from './policy.js';
 import { configMaps, endpoints, events, eventsV1, leases, namespaces, nodes, secrets, serviceAccounts, services } from './core.js';
 
 /** Every resource skiff serves, in discovery order (core first, as upstream lists them). */
@@ -10,6 +11,7 @@ export const builtinResources: readonly ResourceDefinition<KubeObject>[] = [
   deployments, replicaSets,
   leases,
   eventsV1,
+  podDisruptionBudgets,
 ] as unknown as ResourceDefinition<KubeObject>[];
 
-export { pods, deployments, replicaSets, configMaps, endpoints, events, eventsV1, leases, namespaces, nodes, secrets, serviceAccounts, services };
+export { podDisruptionBudgets, pods, deployments, replicaSets, configMaps, endpoints, events, eventsV1, leases, namespaces, nodes, secrets, serviceAccounts, services };

@@ -1,4 +1,4 @@
-import type { Pod, PodSpec, Toleration } from 'kubernetes-types/core/v1.js';
+import type { Pod, PodSpec } from 'kubernetes-types/core/v1.js';
 import { defineResource, statusSubresource } from './define.js';
 import { defaultPodOnly, defaultPodSpec } from '../defaults/pod.js';
 import { podQOSClass } from '../pod-qos.js';
@@ -6,19 +6,10 @@ import { dns1123SubdomainName, validateObjectMeta, validateObjectMetaUpdate } fr
 import { validatePodSpec, validatePodSpecUpdate } from '../validation/pod.js';
 import { podPrinter } from '../printers/pod.js';
 import { notSupported } from '../validation/field.js';
+import { addDefaultTolerations } from '../tolerations.js';
 import type { KubeObject, Mutable } from '../types.js';
 
 type PodObject = Mutable<Pod> & KubeObject;
-
-/** The NoExecute tolerations every pod gets (DefaultTolerationSeconds admission), so a lost node's pods move after 5 minutes. */
-const defaultTolerations: Toleration[] = [
-  { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-  { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-];
-
-function tolerates(spec: PodSpec, key: string): boolean {
-  return (spec.tolerations ?? []).some((t) => (t.key === key || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute'));
-}
 
 /** Mutating admission for new pods: service account, priority, default tolerations (upstream's plugins of those names). */
 function admitPod(spec: PodSpec): void {
@@ -26,9 +17,7 @@ function admitPod(spec: PodSpec): void {
   spec.serviceAccount = spec.serviceAccountName;
   spec.priority ??= 0;
   spec.preemptionPolicy ??= 'PreemptLowerPriority';
-  for (const t of defaultTolerations) {
-    if (!tolerates(spec, t.key!)) (spec.tolerations ??= []).push({ ...t });
-  }
+  addDefaultTolerations(spec);
 }
 
 const phases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'];
@@ -42,6 +31,7 @@ export const pods = defineResource<PodObject>({
     statusSubresource('', 'v1', 'Pod'),
     { name: 'binding', kind: { group: '', version: 'v1', kind: 'Binding' }, verbs: ['create'] },
     { name: 'log', kind: { group: '', version: 'v1', kind: 'Pod' }, verbs: ['get'] },
+    { name: 'eviction', kind: { group: 'policy', version: 'v1', kind: 'Eviction' }, verbs: ['create'] },
   ],
   statusSubresource: true,
   returnDeletedObject: true,
@@ -56,6 +46,8 @@ export const pods = defineResource<PodObject>({
   },
   prepareForUpdate(pod, old) {
     pod.status = old.status;
+    // DefaultTolerationSeconds admits updates too, so a replaced spec keeps (or regains) the defaults.
+    if (pod.spec) addDefaultTolerations(pod.spec);
   },
   validate(pod) {
     return [...validateObjectMeta(pod.metadata, true, dns1123SubdomainName), ...validatePodSpec(pod.spec, 'spec', false)];

@@ -59,4 +59,5 @@ export const listMetadata: Record<string, Record<string, ListMetadata>> = {
   [`${apps}.DeploymentSpec`]: { strategy: { 'x-kubernetes-patch-strategy': 'retainKeys' } },
   [`${apps}.DeploymentStatus`]: { conditions: mapBy('type') },
   [`${apps}.ReplicaSetStatus`]: { conditions: mapBy('type') },
+  ['io.k8s.api.policy.v1.PodDisruptionBudgetStatus']: { conditions: mapBy('type') },
 };

@@ -11,6 +11,7 @@ import { patchPrecondition, type FieldValidation, type ListResult, type PatchTyp
 import { parseIncludeObject, tableRow, toTable, type IncludeObject } from '../table.js';
 import { serveWatch } from './watch.js';
 import { servePodLog } from './pod-log.js';
+import { evictPod } from './eviction.js';
 import type { KubeletClientTLS } from './pod-node.js';
 import type { Clock } from '../../util/clock.js';
 import { applyJsonPatch } from '../../api/patch/json-patch.js';
@@ -227,6 +228,11 @@ export async function handleResource(req: IncomingMessage, res: ServerResponse, 
         await bindPod(rest, ns!, info.name, body, o, () => rfc3339(ctx.clock.now()));
         flushWarnings(res, o);
         return sendObject(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }, neg);
+      }
+      if (sub === 'eviction' && def.plural === 'pods' && def.group === '') {
+        const status = await evictPod({ pods: rest, budgets: ctx.store('policy', 'v1', 'poddisruptionbudgets'), now: () => ctx.clock.now() }, ns!, info.name, body, o);
+        flushWarnings(res, o);
+        return sendObject(res, status.code, status, neg);
       }
       throw methodNotAllowed();
     }

@@ -1,6 +1,7 @@
 /**
  * The subset of the Kubernetes protobuf schema that `kubectl create <generator>` can send
- * (namespace, configmap, secret, serviceaccount, service, deployment).
+ * (namespace, configmap, secret, serviceaccount, service, deployment, poddisruptionbudget), and the
+ * evictions and delete options of `kubectl drain`.
  *
  * Package names, message names, field names and field numbers are upstream's
  * (k8s.io/api core/v1 + apps/v1, k8s.io/apimachinery meta/v1, runtime, util/intstr, api/resource
@@ -22,6 +23,15 @@ message Condition {
   optional Time lastTransitionTime = 4;
   optional string reason = 5;
   optional string message = 6;
+}
+
+message DeleteOptions {
+  optional int64 gracePeriodSeconds = 1;
+  optional Preconditions preconditions = 2;
+  optional bool orphanDependents = 3;
+  optional string propagationPolicy = 4;
+  repeated string dryRun = 5;
+  optional bool ignoreStoreReadErrorWithClusterBreakingPotential = 6;
 }
 
 message LabelSelector {
@@ -59,6 +69,11 @@ message OwnerReference {
   optional string uid = 4;
   optional bool controller = 6;
   optional bool blockOwnerDeletion = 7;
+}
+
+message Preconditions {
+  optional string uid = 1;
+  optional string resourceVersion = 2;
 }
 
 message Time {
@@ -446,6 +461,40 @@ message RollingUpdateDeployment {
 }
 `;
 
+/** policy/v1: what `kubectl create poddisruptionbudget` and `kubectl drain` (evictions) send. */
+export const POLICY_V1_PROTO = `
+syntax = "proto2";
+package k8s.io.api.policy.v1;
+
+message Eviction {
+  optional .k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta metadata = 1;
+  optional .k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions deleteOptions = 2;
+}
+
+message PodDisruptionBudget {
+  optional .k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta metadata = 1;
+  optional PodDisruptionBudgetSpec spec = 2;
+  optional PodDisruptionBudgetStatus status = 3;
+}
+
+message PodDisruptionBudgetSpec {
+  optional .k8s.io.apimachinery.pkg.util.intstr.IntOrString minAvailable = 1;
+  optional .k8s.io.apimachinery.pkg.apis.meta.v1.LabelSelector selector = 2;
+  optional .k8s.io.apimachinery.pkg.util.intstr.IntOrString maxUnavailable = 3;
+  optional string unhealthyPodEvictionPolicy = 4;
+}
+
+message PodDisruptionBudgetStatus {
+  optional int64 observedGeneration = 1;
+  map<string, .k8s.io.apimachinery.pkg.apis.meta.v1.Time> disruptedPods = 2;
+  optional int32 disruptionsAllowed = 3;
+  optional int32 currentHealthy = 4;
+  optional int32 desiredHealthy = 5;
+  optional int32 expectedPods = 6;
+  repeated .k8s.io.apimachinery.pkg.apis.meta.v1.Condition conditions = 7;
+}
+`;
+
 /** All files, dependencies first. */
 export const PROTO_FILES: readonly string[] = [
   META_V1_PROTO,
@@ -454,6 +503,7 @@ export const PROTO_FILES: readonly string[] = [
   RESOURCE_PROTO,
   CORE_V1_PROTO,
   APPS_V1_PROTO,
+  POLICY_V1_PROTO,
 ];
 
 /** Top-level kinds this subset can decode: `<apiVersion>/<kind>` → fully qualified message name. */
@@ -464,6 +514,11 @@ export const KINDS: ReadonlyMap<string, string> = new Map([
   ['v1/ServiceAccount', 'k8s.io.api.core.v1.ServiceAccount'],
   ['v1/Service', 'k8s.io.api.core.v1.Service'],
   ['apps/v1/Deployment', 'k8s.io.api.apps.v1.Deployment'],
+  ['v1/DeleteOptions', 'k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions'],
+  ['meta.k8s.io/v1/DeleteOptions', 'k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions'],
+  ['policy/v1/PodDisruptionBudget', 'k8s.io.api.policy.v1.PodDisruptionBudget'],
+  ['policy/v1/Eviction', 'k8s.io.api.policy.v1.Eviction'],
+  ['policy/v1beta1/Eviction', 'k8s.io.api.policy.v1.Eviction'],
 ]);
 
 /**
@@ -513,6 +568,15 @@ export const POINTER_FIELDS: ReadonlySet<string> = new Set([
   'DeploymentStatus.collisionCount',
   'RollingUpdateDeployment.maxUnavailable',
   'RollingUpdateDeployment.maxSurge',
+  'DeleteOptions.gracePeriodSeconds',
+  'DeleteOptions.orphanDependents',
+  'DeleteOptions.propagationPolicy',
+  'DeleteOptions.ignoreStoreReadErrorWithClusterBreakingPotential',
+  'Preconditions.uid',
+  'Preconditions.resourceVersion',
+  'PodDisruptionBudgetSpec.minAvailable',
+  'PodDisruptionBudgetSpec.maxUnavailable',
+  'PodDisruptionBudgetSpec.unhealthyPodEvictionPolicy',
 ]);
 
 /**

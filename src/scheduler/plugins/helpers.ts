@@ -1,4 +1,5 @@
 import type { Node, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration } from 'kubernetes-types/core/v1.js';
+import { toleratesTaint } from '../../api/tolerations.js';
 
 /** A label's value, only if the node or pod really has that label (never an inherited property like `constructor`). */
 export function labelValue(labels: Record<string, string> | undefined, key: string): string | undefined {
@@ -6,16 +7,7 @@ export function labelValue(labels: Record<string, string> | undefined, key: stri
 }
 
 /** Does the toleration tolerate the taint (upstream's ToleratesTaint)? */
-export function tolerates(t: Toleration, taint: Taint): boolean {
-  if (t.effect && t.effect !== taint.effect) return false;
-  if (t.key && t.key !== taint.key) return false;
-  if (!t.key && t.operator !== 'Exists') return false;
-  switch (t.operator ?? 'Equal') {
-    case 'Exists': return true;
-    case 'Equal': return (t.value ?? '') === (taint.value ?? '');
-    default: return false;
-  }
-}
+export const tolerates: (t: Toleration, taint: Taint) => boolean = toleratesTaint;
 
 export function toleratedBy(taint: Taint, tolerations: readonly Toleration[] | undefined): boolean {
   return (tolerations ?? []).some((t) => tolerates(t, taint));

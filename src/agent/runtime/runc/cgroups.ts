@@ -57,3 +57,22 @@ export async function oomKills(path: string): Promise<number> {
   }
   return kills;
 }
+
+/**
+ * SIGKILLs every process still in the cgroup tree at `path` (all hierarchies): what is left of
+ * containers whose runtime state is gone. Returns how many were killed.
+ */
+export async function killCgroupProcesses(path: string): Promise<number> {
+  const pids = new Set<number>();
+  const walk = async (dir: string): Promise<void> => {
+    const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+    for (const l of procs.split('\n')) if (/^\d+$/.test(l)) pids.add(Number(l));
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) if (e.isDirectory()) await walk(join(dir, e.name));
+  };
+  for (const m of await cgroupMounts()) await walk(join(m, path));
+  for (const pid of pids) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  return pids.size;
+}

@@ -1,0 +1,37 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { authorizeNode } from './node-authorizer.js';
+import type { AuthorizationRequest } from './server.js';
+import type { ResourceRequest } from './request-info.js';
+
+const node = { name: 'system:node:n1', groups: ['system:nodes', 'system:authenticated'] };
+const req = (verb: string, info: Partial<ResourceRequest>, existing?: unknown, user = node): AuthorizationRequest => ({
+  user, verb, info: { kind: 'resource', group: '', version: 'v1', resource: 'pods', legacyWatch: false, ...info }, existing: async () => existing,
+});
+
+describe('node authorization', () => {
+  it('lets a node read, and write its own Node, Lease, events and the pods bound to it', async () => {
+    assert.equal(await authorizeNode(req('list', { resource: 'secrets', namespace: 'x' })), undefined);
+    assert.equal(await authorizeNode(req('patch', { resource: 'nodes', name: 'n1', subresource: 'status' })), undefined);
+    assert.equal(await authorizeNode(req('create', { resource: 'nodes' })), undefined);
+    assert.equal(await authorizeNode(req('update', { group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-node-lease', name: 'n1' })), undefined);
+    assert.equal(await authorizeNode(req('create', { resource: 'events', namespace: 'default' })), undefined);
+    assert.equal(await authorizeNode(req('patch', { namespace: 'default', name: 'p', subresource: 'status' }, { spec: { nodeName: 'n1' } })), undefined);
+    assert.equal(await authorizeNode(req('delete', { namespace: 'default', name: 'p' }, { spec: { nodeName: 'n1' } })), undefined);
+  });
+
+  it('refuses another node\'s objects and everything else, saying why', async () => {
+    assert.match((await authorizeNode(req('patch', { namespace: 'default', name: 'p', subresource: 'status' }, { spec: { nodeName: 'n2' } })))!, /can only update the status of pods with spec.nodeName set to itself/);
+    assert.match((await authorizeNode(req('delete', { namespace: 'default', name: 'p' }, { spec: { nodeName: 'n2' } })))!, /can only delete pods/);
+    assert.match((await authorizeNode(req('patch', { resource: 'nodes', name: 'n2' })))!, /its own Node/);
+    assert.match((await authorizeNode(req('update', { group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-node-lease', name: 'n2' })))!, /its own Lease/);
+    assert.match((await authorizeNode(req('update', { namespace: 'default', name: 'p' }, { spec: { nodeName: 'n1' } })))!, /may only modify/, 'not the pod spec, even its own');
+    assert.match((await authorizeNode(req('create', { group: 'apps', resource: 'deployments', namespace: 'default' })))!, /may only modify/);
+    assert.match((await authorizeNode(req('delete', { resource: 'secrets', namespace: 'default', name: 's' })))!, /may only modify/);
+  });
+
+  it('leaves other users to other rules', async () => {
+    assert.equal(await authorizeNode(req('delete', { resource: 'nodes', name: 'n2' }, undefined, { name: 'system:admin', groups: ['system:masters'] })), undefined);
+    assert.equal(await authorizeNode(req('delete', { resource: 'nodes', name: 'n2' }, undefined, { name: 'system:node:n1', groups: ['system:authenticated'] })), undefined, 'the group makes a node');
+  });
+});
