@@ -134,7 +134,7 @@ export class Agent {
     await this.#status.register();
     this.#status.start();
     if (o.podRoutes !== false) {
-      this.#routes = new NodeRoutes(o.client, o.nodeName, this.#log);
+      this.#routes = new NodeRoutes({ client: o.client, nodeName: o.nodeName, address: o.address, podCIDR: o.podCIDR, log: this.#log });
       await this.#routes.start();
     }
 

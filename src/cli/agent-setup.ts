@@ -15,6 +15,7 @@ import { ApiVolumeSources } from '../agent/api-volume-sources.js';
 import { OciImageStore } from '../agent/images/image-store.js';
 import { loadRegistriesConfig } from '../agent/images/registries-config.js';
 import { CniPodNetwork } from '../agent/network/pod-network.js';
+import { deleteVtep, vtepName } from '../agent/network/vxlan.js';
 import { preflight as networkPreflight } from '../agent/network/preflight.js';
 import { RuncRuntime } from '../agent/runtime/runc/runc-runtime.js';
 import { cgroupMounts, killCgroupProcesses, removeCgroup } from '../agent/runtime/runc/cgroups.js';
@@ -190,6 +191,7 @@ export async function killAll(agentDataDir: string, log: Logger): Promise<void> 
   }
   await runtime.close();
   await network.destroy();
+  if (settings.nodeName) await deleteVtep(vtepName(settings.nodeName));
   if (settings.rootDir) {
     const volumes = new KubeletVolumeManager({ rootDir: settings.rootDir, sources: { configMap: async () => undefined, secret: async () => undefined }, log });
     for (const uid of await readdir(join(settings.rootDir, 'pods')).catch(() => [] as string[])) await volumes.tearDown(uid);

@@ -38,6 +38,26 @@ Credentials obtained by joining are kept in <data-dir>/credentials: later starts
 
 interface Credentials extends JoinResponse { readonly server: string; readonly nodeName: string }
 
+/**
+ * Retries `fn` while the server cannot be reached (it may be starting, or the network not up yet), as
+ * k3s's agent waits for its server; any other failure (a refused token, a wrong CA) is final.
+ */
+async function untilReachable<T>(fn: () => Promise<T>, log: Logger): Promise<T> {
+  let lastLog = 0;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!/cannot reach the server|no answer within/.test((e as Error).message)) throw e;
+      if (Date.now() - lastLog > 10_000) {
+        log.warn('waiting for the server', { err: e as Error });
+        lastLog = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 /** GETs a URL of the server without trusting it yet; resolves with the body and our local address. */
 function fetchUntrusted(url: string): Promise<{ body: string; localAddress: string }> {
   return new Promise((resolveFetch, reject) => {
@@ -178,17 +198,24 @@ export async function runAgent(argv: string[]): Promise<number> {
     if (!server) throw new Error('--server is required to join a cluster');
     const token = values.token ?? (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined);
     if (!token) throw new Error('--token (or --token-file) is required to join a cluster');
-    const joined = await joinCluster(server.replace(/\/+$/, ''), token, nodeName, nodeIP, log);
+    const joined = await untilReachable(() => joinCluster(server.replace(/\/+$/, ''), token, nodeName, nodeIP, log), log);
     creds = joined.creds;
     nodeIP ??= joined.localAddress;
     mkdirSync(join(dataDir, 'credentials'), { recursive: true, mode: 0o700 });
     writeFileSync(credsFile, JSON.stringify(creds), { mode: 0o600 });
   } else if (!nodeIP) {
-    nodeIP = (await fetchUntrusted(`${creds.server}/version`)).localAddress;
+    const server = creds.server;
+    nodeIP = (await untilReachable(() => fetchUntrusted(`${server}/version`), log)).localAddress;
   }
   const access: ClusterAccess = { server: creds.server, ca: creds.ca, cert: creds.client.cert, key: creds.client.key, namespace: 'default', insecureSkipTLSVerify: false };
   const client = new RestClient(access, { userAgent: `skiff-agent/v1.32.0 (${nodeName})` });
   try {
+    if ((await client.request('GET', `/api/v1/nodes/${nodeName}`)).status === 401) {
+      // Revoked while this agent was down (its Node was deleted): whatever it left running is no longer the cluster's.
+      await killAll(dataDir, log);
+      rmSync(join(dataDir, 'credentials'), { recursive: true, force: true });
+      throw new Error(`node ${nodeName} was removed from the cluster while this agent was away (its credentials are revoked); its pods are stopped. Join again with --token.`);
+    }
     const podCIDR = await podCIDROf(client, nodeName, log);
     const { agent, client: agentClient, images, streaming } = await buildAgent({
       access, nodeName, dataDir, rootDir: resolve(values['root-dir']!), podLogDir: resolve(values['pod-log-dir']!), podCIDR,

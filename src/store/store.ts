@@ -93,7 +93,10 @@ export interface Store {
    * commit. Throws CompactedError when `fromRev` is below the compaction point.
    */
   watch(prefix: string, fromRev: number, sink: (batch: WatchEvent[]) => void, onError: (e: Error) => void): WatchHandle;
-  /** Drops history at or below `rev`, keeping the latest version of each live key. Idempotent. */
+  /**
+   * Drops history at or below `rev`, keeping the latest version of each live key. Idempotent. On a store several
+   * servers share (etcd), a server that finds another has compacted since it last looked leaves this round to it.
+   */
   compact(rev: number): Promise<void>;
   /** A lease: keys attached to it are deleted (with watch events) `ttlSeconds` after the grant. */
   grantLease(ttlSeconds: number): Promise<number>;

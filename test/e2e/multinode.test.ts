@@ -1,6 +1,7 @@
 // Several machines on one: a `skiff server` and three `skiff agent`s, each in a network namespace of its
-// own on a test switch, the agents joining with the server's token. With the real kubectl: nodes Ready
-// with their own pod CIDRs, pods on different nodes reaching each other by pod IP (host-gw routes),
+// own on a test switch (one of them behind a router), the agents joining with the server's token. With
+// the real kubectl: nodes Ready with their own pod CIDRs, pods on different nodes reaching each other by
+// pod IP (host-gw routes on one segment, VXLAN across the router),
 // node credentials limited to their own node, tokens checked, and a node lost and found again.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,12 +110,13 @@ ${extraSpec}  containers:
     server = await start(net, srv, ['server', '--data-dir', join(dir, 'server'), '--bind-address', srv.ip, '--https-listen-port', '6443', '--disable-agent',
       '--cluster-cidr', '10.244.0.0/16', '--node-monitor-grace-period', '6s', '--node-monitor-period', '1s'], /skiff server ready/, 'the server');
     const archive = testImages().archive;
-    for (const [name, index] of [['h1', 11], ['h2', 12], ['h3', 13]] as const) {
+    // h3 is on another L2 segment, behind a router: its pods are reached through VXLAN, h2's by plain routes.
+    for (const [name, index, segment] of [['h1', 11, 0], ['h2', 12, 0], ['h3', 13, 1]] as const) {
       const dataDir = join(dir, name);
       mkdirSync(join(dataDir, 'images-import'), { recursive: true });
       // The offline images, imported when the agent starts (there is no registry inside the test network).
       symlinkSync(archive, join(dataDir, 'images-import', 'images.oci.tar'));
-      agents.set(name, { host: net.addHost(name, index), dataDir });
+      agents.set(name, { host: net.addHost(name, index, segment), dataDir });
     }
     await Promise.all([...agents.keys()].map((n) => startAgent(n)));
   });
@@ -188,7 +190,12 @@ spec:
         throw new Error(`${e.message}\nh1 routes:\n${inHost('h1', 'ip route; sysctl net.ipv4.ip_forward; iptables-save -t nat | grep -v "^#"')}\n${p.spec.nodeName} routes:\n${inHost(p.spec.nodeName!, 'ip route; ip addr; sysctl net.ipv4.ip_forward net.ipv4.conf.all.rp_filter')}`);
       });
       assert.match(page, /Welcome to nginx!/);
+      // How h1 reaches it: straight over the shared segment to h2, through the VXLAN device to h3.
+      const route = execFileSync('nsenter', [`--net=/var/run/netns/${agents.get('h1')!.host.netns}`, 'ip', '-o', 'route', 'get', p.status.podIP!], { encoding: 'utf8' });
+      if (p.spec.nodeName === 'h2') assert.match(route, new RegExp(`via ${agents.get('h2')!.host.ip.replace(/\./g, '\\.')} dev eth0`), route);
+      else assert.match(route, /dev skv[0-9a-f]{10}/, route);
     }
+    assert.match(kubectlOk(['get', 'node', 'h3', '-o', 'jsonpath={.metadata.annotations.skiff\\.io/vtep-mac}']), /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
   });
 
   it('a node\'s credentials reach only its own node\'s pods; bad tokens and taken names are refused with a clear message', async () => {
@@ -324,5 +331,35 @@ spec:
       const out = execFileSync('ip', ['netns', 'exec', lost.host.netns, 'sh', '-c', `ls ${join(lost.dataDir, 'runtime', 'containers')} 2>/dev/null | wc -l`], { encoding: 'utf8' });
       return out.trim() === '0';
     }, 60_000, 'the stale containers removed on h3');
+  });
+
+  it('kubectl drain moves the pods off a node through evictions, never below a PodDisruptionBudget', async () => {
+    type P = { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName?: string }; status: { phase?: string } };
+    kubectlOk(['scale', 'deployment', 'web', '--replicas=3']);
+    const running = (): P[] => json<{ items: P[] }>(['get', 'pods', '-l', 'app=web']).items.filter((p) => !p.metadata.deletionTimestamp && p.status.phase === 'Running');
+    await waitFor(() => running().length === 3 && running().some((p) => p.spec.nodeName === 'h1'), 90_000, 'three web pods Running, one on h1');
+    kubectlOk(['apply', '-f', '-'], `apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: web
+spec:
+  minAvailable: 3
+  selector:
+    matchLabels: {app: web}
+`);
+    await eventually(() => json<{ status?: { currentHealthy?: number; disruptionsAllowed?: number } }>(['get', 'pdb', 'web']).status?.currentHealthy === 3, 30_000, 'the budget counting three healthy pods');
+    // With all three needed, drain cannot evict; it keeps retrying until its timeout.
+    let r = kubectl(['drain', 'h1', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=8s']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Cannot evict pod as it would violate the pod's disruption budget/);
+    assert.equal(running().length, 3, 'nothing evicted past the budget');
+    kubectlOk(['patch', 'pdb', 'web', '--type=merge', '-p', '{"spec":{"minAvailable":2}}']);
+    r = kubectl(['drain', 'h1', '--ignore-daemonsets', '--delete-emptydir-data', '--force', '--timeout=90s']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /node\/h1 drained/);
+    assert.match(kubectlOk(['get', 'node', 'h1']), /SchedulingDisabled/);
+    const after = await waitFor(() => { const l = running(); return l.length === 3 ? l : undefined; }, 90_000, 'three web pods Running again');
+    assert.ok(after.every((p) => p.spec.nodeName !== 'h1'), after.map((p) => p.spec.nodeName).join(','));
+    kubectlOk(['uncordon', 'h1']);
   });
 });

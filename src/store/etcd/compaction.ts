@@ -54,7 +54,10 @@ export class Compaction {
 
   /**
    * Compacts etcd's history to `rev` (physically, so reads below it fail once this resolves) and records the
-   * point. Serialised within the process; a point another server already passed is not an error.
+   * point. Serialised within the process; a point another server already passed is not an error. Servers sharing
+   * etcd take turns as kube-apiserver's compactors do: a round is claimed by moving the record on from the version
+   * this server last saw, so when another server has compacted since, this round is skipped (this server now knows
+   * the record, and the next round is its to claim if nobody else claims it first).
    */
   compact(rev: number, currentRev: () => Promise<number>): Promise<void> {
     this.#queue = this.#queue.catch(() => {}).then(() => this.#compactTo(rev, currentRev));
@@ -63,7 +66,14 @@ export class Compaction {
 
   async #compactTo(rev: number, currentRev: () => Promise<number>): Promise<void> {
     if (rev <= this.#rev) return;
+    const current = await currentRev();
+    if (rev > current) throw new FutureRevisionError(rev, current);
     const started = Date.now();
+    const claimed = await this.#claim(rev);
+    if (claimed !== true) {
+      this.#log.info('compaction skipped: another server compacted since this one last looked', { rev, recorded: claimed });
+      return;
+    }
     try {
       await this.#conn.call('compact', (o) => this.#conn.client.kv.compact({ revision: rev, physical: true }, o), this.#timeoutMs);
     } catch (e) {
@@ -72,29 +82,31 @@ export class Compaction {
       if (kind !== 'compacted') throw e;
     }
     this.learn(rev);
-    await this.#record(rev);
     this.#log.info('compacted', { rev, ms: Date.now() - started });
   }
 
-  /** Writes the point under `compactKey` unless a later one is there already (compare-and-swap on its revision). */
-  async #record(rev: number): Promise<void> {
+  /**
+   * Claims a round: writes `rev` under `compactKey` if the record is still the version this server last saw
+   * (compare-and-swap on its revision). True when claimed; otherwise the point recorded there, now known.
+   */
+  async #claim(rev: number): Promise<true | number> {
     const k = keyBytes(compactKey);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const { value: r } = await this.#conn.call('record compaction', (o) => this.#conn.client.kv.txn({
-        compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: this.#recordModRev }],
-        success: [{ request_put: { key: k, value: Buffer.from(String(rev)) } }],
-        failure: [{ request_range: { key: k } }],
-      }, o));
-      if (r.succeeded) {
-        this.#recordModRev = num(r.header.revision);
-        return;
-      }
-      const current = r.responses[0]?.response_range?.kvs[0];
-      this.#recordModRev = num(current?.mod_revision);
-      const recorded = Number(current?.value.toString() ?? 0) || 0;
-      this.learn(recorded);
-      if (recorded >= rev) return;
+    const { value: r, ambiguous } = await this.#conn.call('claim compaction', (o) => this.#conn.client.kv.txn({
+      compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: this.#recordModRev }],
+      success: [{ request_put: { key: k, value: Buffer.from(String(rev)) } }],
+      failure: [{ request_range: { key: k } }],
+    }, o));
+    if (r.succeeded) {
+      this.#recordModRev = num(r.header.revision);
+      return true;
     }
+    const kv = r.responses[0]?.response_range?.kvs[0];
+    this.#recordModRev = num(kv?.mod_revision);
+    const recorded = Number(kv?.value.toString() ?? 0) || 0;
+    // A retried claim whose first attempt landed finds our own point (another server's equal one is as good).
+    if (ambiguous && recorded === rev) return true;
+    this.learn(recorded);
+    return recorded;
   }
 
   /** Waits for a compaction in progress. */

@@ -222,6 +222,31 @@ describe('EtcdStore', () => {
     assert.equal(c.compactRev(), rev - 2);
   });
 
+  it('takes turns compacting with other servers: a round another server compacted since is skipped', async () => {
+    const etcd = await scope.etcd();
+    const a = scope.store({ endpoints: [etcd.endpoint] });
+    const b = scope.store({ endpoints: [etcd.endpoint] });
+    await Promise.all([a.ready(), b.ready()]);
+    const revs: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const w = await a.create(`/turns/${i}`, enc(String(i)));
+      assert.ok(w.ok);
+      revs.push(w.kv.modRev);
+    }
+    await a.compact(revs[1]!);
+    // b has not seen a's round: it skips its own, learning a's point, and compacts nothing.
+    await b.compact(revs[3]!);
+    assert.equal(b.compactRev(), revs[1]);
+    assert.equal(dec((await b.get('/turns/2', revs[3]! - 1)).kv!.value), '2', 'history after a\'s point is still there');
+    // The next round is b's.
+    await b.compact(revs[3]!);
+    assert.equal(b.compactRev(), revs[3]);
+    await assert.rejects(b.get('/turns/2', revs[3]! - 1), CompactedError);
+    const deadline = Date.now() + 5000;
+    while (a.compactRev() < revs[3]! && Date.now() < deadline) await sleep(10);
+    assert.equal(a.compactRev(), revs[3], 'a learns b\'s point from the feed');
+  });
+
   it('fails over when the first endpoint is dead, for calls and for the watch', async () => {
     const etcd = await scope.etcd();
     const dead = `http://127.0.0.1:${await freePort()}`;
