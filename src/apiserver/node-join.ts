@@ -8,7 +8,7 @@ import type { KubeObject } from '../api/types.js';
 import { Informer } from '../client/informer.js';
 import { bootstrapSecretName, checkBootstrapToken } from '../cluster/join-token.js';
 import type { Logger } from '../util/log.js';
-import { sendError, sendJSON } from './http.js';
+import { readBody, sendError, sendJSON } from './http.js';
 import type { ClusterCA } from './pki.js';
 
 /** What a joining node asks for. */
@@ -62,18 +62,6 @@ export class NodeRevocations {
   }
 }
 
-function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = '';
-    req.on('data', (d: Buffer) => {
-      body += d.toString();
-      if (body.length > limit) reject(badRequest('request body too large'));
-    });
-    req.on('end', () => resolve(body));
-    req.on('error', reject);
-  });
-}
-
 /**
  * Joins nodes (`skiff agent --token`): checks the bootstrap token against its Secret, refuses a name an
  * existing Node holds, and issues the node's credentials from the cluster CA. Its own calls go through
@@ -122,7 +110,7 @@ export class NodeJoinService {
     if (problem) throw new ApiError(401, 'Unauthorized', problem);
     let body: JoinRequest;
     try {
-      body = JSON.parse(await readBody(req)) as JoinRequest;
+      body = JSON.parse((await readBody(req, 64 * 1024)).toString()) as JoinRequest;
     } catch {
       throw badRequest('the join request is not JSON');
     }

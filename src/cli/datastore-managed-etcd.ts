@@ -7,7 +7,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError, badRequest, unauthorized } from '../api/status.js';
-import { sendJSON } from '../apiserver/http.js';
+import { readBody, sendJSON } from '../apiserver/http.js';
 import { ClusterCA, loadOrIssue } from '../apiserver/pki.js';
 import { caHash, parseJoinToken } from '../cluster/join-token.js';
 import { EtcdConnection } from '../store/etcd/connection.js';
@@ -283,7 +283,7 @@ export class ManagedEtcd {
         req.resume();
         throw unauthorized();
       }
-      const body = JSON.parse(await readBody(req)) as Partial<EtcdJoinRequest>;
+      const body = JSON.parse((await readBody(req, 64 * 1024)).toString()) as Partial<EtcdJoinRequest>;
       if (typeof body.name !== 'string' || !/^[a-z0-9][-a-z0-9]{0,62}$/.test(body.name)) throw badRequest('name: not a member name');
       if (typeof body.peerURL !== 'string' || !/^https:\/\/[^/\s]+:\d+$/.test(body.peerURL)) throw badRequest('peerURL: expected https://HOST:PORT');
       sendJSON(res, 200, await this.#admit(body as EtcdJoinRequest, own.secret));
@@ -341,18 +341,6 @@ export class ManagedEtcd {
     await exited;
     clearTimeout(t);
   }
-}
-
-function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = '';
-    req.on('data', (d: Buffer) => {
-      body += d.toString();
-      if (body.length > limit) reject(badRequest('request body too large'));
-    });
-    req.on('end', () => resolve(body));
-    req.on('error', reject);
-  });
 }
 
 function get(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<string> {

@@ -2,6 +2,7 @@ import type { DeleteOptions, Status } from 'kubernetes-types/meta/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { PodDisruptionBudget, PodDisruptionBudgetStatus } from 'kubernetes-types/policy/v1.js';
 import { ApiError, badRequest, conflict, forbidden } from '../../api/status.js';
+import { setCondition } from '../../api/status-conditions.js';
 import { isPlainObject, type KubeObject } from '../../api/types.js';
 import { fromLabelSelector } from '../../api/selectors/label-selector.js';
 import { isPodReady } from '../../api/pod-conditions.js';
@@ -182,18 +183,6 @@ async function takeDisruption(deps: EvictionDeps, first: PDB, podName: string, o
       pdb = await budgets.get(pdb.metadata.namespace, name) as PDB;
     }
   }
-}
-
-type Condition = NonNullable<NonNullable<PDB['status']>['conditions']>[number];
-
-/** metav1's SetStatusCondition: the transition time moves only when the status does. */
-function setCondition(list: readonly Condition[] | undefined, c: Condition): Condition[] {
-  const out = [...(list ?? [])];
-  const i = out.findIndex((x) => x.type === c.type);
-  if (i < 0) return [...out, c];
-  const old = out[i]!;
-  out[i] = { ...c, lastTransitionTime: old.status === c.status ? old.lastTransitionTime : c.lastTransitionTime };
-  return out;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { Condition } from 'kubernetes-types/meta/v1.js';
 import type { PodDisruptionBudget, PodDisruptionBudgetStatus } from 'kubernetes-types/policy/v1.js';
 import { isPodReady } from '../../api/pod-conditions.js';
+import { setCondition } from '../../api/status-conditions.js';
 import { rfc3339 } from '../../util/time.js';
 
 /** How long an eviction the API approved may take to show up as a deletion before the budget counts the pod again. */
@@ -74,16 +75,6 @@ export function countHealthy(pods: readonly Pod[], disrupted: Readonly<Record<st
     if (isPodReady(p)) n++;
   }
   return n;
-}
-
-/** metav1's SetStatusCondition: replaces the condition of that type, the transition time kept unless the status changes. */
-export function setCondition(list: readonly Condition[] | undefined, c: Condition): Condition[] {
-  const out = [...(list ?? [])];
-  const i = out.findIndex((x) => x.type === c.type);
-  if (i < 0) return [...out, c];
-  const old = out[i]!;
-  out[i] = { ...c, lastTransitionTime: old.status === c.status ? old.lastTransitionTime : c.lastTransitionTime };
-  return out;
 }
 
 /** The DisruptionAllowed condition for a status (upstream's UpdateDisruptionAllowedCondition). */

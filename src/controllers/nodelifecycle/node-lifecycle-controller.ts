@@ -1,4 +1,5 @@
 import type { Node, NodeCondition, Pod, PodStatus, Taint } from 'kubernetes-types/core/v1.js';
+import { PodsByNode } from '../pods-by-node.js';
 import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import type { KubeObject } from '../../api/types.js';
 import type { Informer } from '../../client/informer.js';
@@ -46,7 +47,7 @@ export class NodeLifecycleController implements Controller {
   readonly #seen = new Map<string, { renewTime?: string; leaseAt?: number; heartbeat?: string; readyAt?: number }>();
   readonly #known = new Set<string>();
   readonly #tainters = new Map<string, RateLimitedTimedQueue>();
-  readonly #podsByNode = new Map<string, Set<string>>();
+  readonly #podsByNode = new PodsByNode();
   readonly #noSchedule: WorkQueue<string>;
   #zoneStates = new Map<string, ZoneState>();
   #wake: (() => void) | undefined;
@@ -86,9 +87,9 @@ export class NodeLifecycleController implements Controller {
       },
     });
     this.#pods.addHandlers({
-      add: (p) => this.#index(undefined, p),
-      update: (old, p) => this.#index(old, p),
-      delete: (p) => this.#index(p, undefined),
+      add: (p) => this.#podsByNode.update(undefined, p),
+      update: (old, p) => this.#podsByNode.update(old, p),
+      delete: (p) => this.#podsByNode.update(p, undefined),
     });
   }
 
@@ -107,22 +108,6 @@ export class NodeLifecycleController implements Controller {
     const s = this.#seen.get(n.metadata.name!) ?? {};
     const hb = readyOf(n)?.lastHeartbeatTime;
     if (hb && hb !== s.heartbeat) this.#seen.set(n.metadata.name!, { ...s, heartbeat: hb, readyAt: this.#ctx.clock.now() });
-  }
-
-  #index(old: P | undefined, pod: P | undefined): void {
-    const prev = old?.spec?.nodeName;
-    const next = pod?.spec?.nodeName;
-    const key = objectKey((pod ?? old)!.metadata);
-    if (prev && prev !== next) {
-      const s = this.#podsByNode.get(prev);
-      s?.delete(key);
-      if (s?.size === 0) this.#podsByNode.delete(prev);
-    }
-    if (next) {
-      let s = this.#podsByNode.get(next);
-      if (!s) this.#podsByNode.set(next, (s = new Set()));
-      s.add(key);
-    }
   }
 
   async run(signal: AbortSignal, workers: number): Promise<void> {
@@ -297,7 +282,7 @@ export class NodeLifecycleController implements Controller {
   /** Upstream's MarkPodsNotReady: the Ready condition of every pod on the node goes False. */
   async #markPodsNotReady(nodeName: string): Promise<void> {
     const now = this.#ctx.clock.now();
-    for (const key of [...(this.#podsByNode.get(nodeName) ?? [])]) {
+    for (const key of this.#podsByNode.on(nodeName)) {
       const pod = this.#pods.get(key);
       if (!pod || pod.spec?.nodeName !== nodeName) continue;
       const status = structuredClone(pod.status ?? {}) as PodStatus;

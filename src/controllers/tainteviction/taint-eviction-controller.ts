@@ -1,4 +1,5 @@
 import type { Node, Pod, PodStatus, Taint } from 'kubernetes-types/core/v1.js';
+import { PodsByNode } from '../pods-by-node.js';
 import type { KubeObject } from '../../api/types.js';
 import type { Informer } from '../../client/informer.js';
 import type { EventRecorder } from '../../client/event-recorder.js';
@@ -41,7 +42,7 @@ export class TaintEvictionController implements Controller {
   readonly #evictions: TimedQueue;
   /** The NoExecute taints of each tainted node, with when this controller first saw each one. */
   readonly #tainted = new Map<string, Map<string, { taint: Taint; firstSeen: number }>>();
-  readonly #podsByNode = new Map<string, Set<string>>();
+  readonly #podsByNode = new PodsByNode();
 
   constructor(ctx: ControllerContext) {
     this.#ctx = ctx;
@@ -59,29 +60,13 @@ export class TaintEvictionController implements Controller {
       delete: (n) => this.#queue.add(`node/${n.metadata.name}`),
     });
     this.#pods.addHandlers({
-      add: (p) => { this.#index(undefined, p); this.#queue.add(`pod/${objectKey(p.metadata)}`); },
+      add: (p) => { this.#podsByNode.update(undefined, p); this.#queue.add(`pod/${objectKey(p.metadata)}`); },
       update: (old, p) => {
-        this.#index(old, p);
+        this.#podsByNode.update(old, p);
         if (old.spec?.nodeName !== p.spec?.nodeName || !deepEqual(old.spec?.tolerations, p.spec?.tolerations)) this.#queue.add(`pod/${objectKey(p.metadata)}`);
       },
-      delete: (p) => { this.#index(p, undefined); this.#queue.add(`pod/${objectKey(p.metadata)}`); },
+      delete: (p) => { this.#podsByNode.update(p, undefined); this.#queue.add(`pod/${objectKey(p.metadata)}`); },
     });
-  }
-
-  #index(old: P | undefined, pod: P | undefined): void {
-    const prev = old?.spec?.nodeName;
-    const next = pod?.spec?.nodeName;
-    const key = objectKey((pod ?? old)!.metadata);
-    if (prev && prev !== next) {
-      const s = this.#podsByNode.get(prev);
-      s?.delete(key);
-      if (s?.size === 0) this.#podsByNode.delete(prev);
-    }
-    if (next) {
-      let s = this.#podsByNode.get(next);
-      if (!s) this.#podsByNode.set(next, (s = new Set()));
-      s.add(key);
-    }
   }
 
   async run(signal: AbortSignal, workers: number): Promise<void> {
@@ -106,14 +91,14 @@ export class TaintEvictionController implements Controller {
     if (taints.length === 0) {
       this.#tainted.delete(name);
       // Every taint gone (or the node): scheduled evictions are called off.
-      for (const pod of this.#podsByNode.get(name) ?? []) this.#cancel(pod);
+      for (const pod of this.#podsByNode.on(name)) this.#cancel(pod);
       return;
     }
     const prev = this.#tainted.get(name);
     const seen = new Map<string, { taint: Taint; firstSeen: number }>();
     for (const t of taints) seen.set(taintId(t), { taint: t, firstSeen: prev?.get(taintId(t))?.firstSeen ?? now });
     this.#tainted.set(name, seen);
-    for (const pod of this.#podsByNode.get(name) ?? []) this.#processPod(pod, name);
+    for (const pod of this.#podsByNode.on(name)) this.#processPod(pod, name);
   }
 
   #syncPod(key: string): void {
