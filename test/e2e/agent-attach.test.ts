@@ -81,10 +81,9 @@ spec:
       await tmux.type('echo term=$TERM; stty size');
       await tmux.waitFor(/term=xterm\s+25 90/, 10_000, `TERM and the terminal's size`);
       await tmux.type('exit');
-      const st = await eventually(async () => { const x = await tmux.status(); return x.dead && x.exitCode !== undefined ? x : undefined; }, 30_000, 'kubectl to end')
-        .catch(async (e: Error) => { throw new Error(`${e.message}; the screen:\n${await tmux.screen()}\npods: ${(await kubectl(s, ['get', 'pods', '-o', 'wide'])).stdout}`); });
+      const code = await tmux.ended(60_000);
       const screen = await tmux.screen();
-      assert.equal(st.exitCode, 0, screen);
+      assert.equal(code, 0, screen);
       assert.match(screen, /pod "shell" deleted/);
     } finally {
       await tmux.kill();

@@ -123,8 +123,8 @@ spec:
       await tmux.type('stty size');
       await tmux.waitFor(/^40 120$/m, 10_000, 'the new size inside the container');
       await tmux.type('exit 5');
-      const st = await eventually(async () => { const x = await tmux.status(); return x.dead && x.exitCode !== undefined ? x : undefined; }, 10_000, 'kubectl to end');
-      assert.equal(st.exitCode, 5, await tmux.screen());
+      const code = await tmux.ended(30_000);
+      assert.equal(code, 5, await tmux.screen());
       assert.match(await tmux.screen(), /command terminated with exit code 5/);
     } finally {
       await tmux.kill();

@@ -11,12 +11,14 @@ export class TmuxSession {
 
   private constructor(socket: string) { this.#socket = socket; }
 
-  /** Starts `command` (argv) in a detached session of the given size; `socket` is a path of the test's own. */
+  /**
+   * Starts `command` (argv) in a detached session of the given size, under a shell that prints its exit
+   * status when it ends (`[exit N]`, 128+n for a signal): tmux's own pane status is not reliable for that.
+   */
   static async start(socket: string, command: readonly string[], size: { width: number; height: number }): Promise<TmuxSession> {
     const t = new TmuxSession(socket);
-    await t.#tmux(['new-session', '-d', '-s', t.#name, '-x', String(size.width), '-y', String(size.height), ...command]);
-    // Keep the pane after the command ends, so its last output and exit status can still be read.
-    await t.#tmux(['set-option', '-t', t.#name, 'remain-on-exit', 'on']);
+    await t.#tmux(['new-session', '-d', '-s', t.#name, '-x', String(size.width), '-y', String(size.height),
+      'sh', '-c', '"$@"; echo "[exit $?]"; sleep 3600', 'sh', ...command]);
     return t;
   }
 
@@ -52,11 +54,10 @@ export class TmuxSession {
     return this.#tmux(['capture-pane', '-p', '-J', '-S', '-200', '-t', this.#name]);
   }
 
-  /** Whether the pane's command has ended, and its exit status. */
-  async status(): Promise<{ dead: boolean; exitCode: number | undefined }> {
-    const out = (await this.#tmux(['display-message', '-p', '-t', this.#name, '#{pane_dead} #{pane_dead_status}'])).trim();
-    const [dead, code] = out.split(' ');
-    return { dead: dead === '1', exitCode: code ? Number(code) : undefined };
+  /** Waits for the command to end; its exit status (128 + n after signal n), or a failure with the screen. */
+  async ended(ms: number): Promise<number> {
+    const screen = await this.waitFor(/\[exit \d+\]/, ms, 'the command to end');
+    return Number(/\[exit (\d+)\]/.exec(screen)![1]);
   }
 
   async kill(): Promise<void> {
