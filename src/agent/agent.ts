@@ -6,6 +6,7 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject } from '../api/types.js';
 import { EventRecorder } from '../client/event-recorder.js';
 import { Informer } from '../client/informer.js';
+import { objectKey } from '../client/paths.js';
 import type { RestClient } from '../client/rest-client.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/log.js';
@@ -227,16 +228,21 @@ export class Agent {
     await this.#o.network.garbageCollect(live).catch((e: Error) => this.#log.warn('network garbage collection failed', { err: e }));
   }
 
+  /** The pod `namespace/podName` as this agent last heard of it. */
+  #podNamed(namespace: string, podName: string): P | undefined {
+    return this.#informer?.get(objectKey({ namespace, name: podName }));
+  }
+
   /** The log file `kubectl logs` means for a pod's container on this node, or kubelet's reason why there is none. */
   async logTarget(namespace: string, podName: string, container: string, previous: boolean): Promise<LogTarget> {
-    const pod = this.#informer?.list().find((p) => p.metadata.namespace === namespace && p.metadata.name === podName);
+    const pod = this.#podNamed(namespace, podName);
     const { containers } = pod ? await this.#runtimeState() : { containers: [] };
     return logTarget(pod, podName, container, previous, containers.filter((c) => c.pod.uid === pod?.metadata.uid));
   }
 
   /** The running instance of a pod's container for `kubectl exec`, or kubelet's words for why there is none. */
   async execTarget(namespace: string, podName: string, container: string): Promise<{ kind: 'ok'; containerId: string } | { kind: 'error'; message: string }> {
-    const pod = this.#informer?.list().find((p) => p.metadata.namespace === namespace && p.metadata.name === podName);
+    const pod = this.#podNamed(namespace, podName);
     if (!pod) return { kind: 'error', message: `pod not found ("${podName}_${namespace}")` };
     this.#stateQueued = false;
     const c = (await this.#runtimeState()).containers
@@ -247,7 +253,7 @@ export class Agent {
 
   /** The ready sandbox of a pod for `kubectl port-forward`, or kubelet's words for why there is none. */
   async portForwardTarget(namespace: string, podName: string): Promise<{ kind: 'ok'; podFullName: string; uid: string; sandboxId: string } | { kind: 'error'; message: string }> {
-    const pod = this.#informer?.list().find((p) => p.metadata.namespace === namespace && p.metadata.name === podName);
+    const pod = this.#podNamed(namespace, podName);
     if (!pod) return { kind: 'error', message: `pod not found ("${podName}_${namespace}")` };
     this.#stateQueued = false;
     const sb = (await this.#runtimeState()).sandboxes

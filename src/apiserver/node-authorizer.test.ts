@@ -28,6 +28,10 @@ describe('node authorization', () => {
     assert.match((await authorizeNode(req('update', { namespace: 'default', name: 'p' }, { spec: { nodeName: 'n1' } })))!, /may only modify/, 'not the pod spec, even its own');
     assert.match((await authorizeNode(req('create', { group: 'apps', resource: 'deployments', namespace: 'default' })))!, /may only modify/);
     assert.match((await authorizeNode(req('delete', { resource: 'secrets', namespace: 'default', name: 's' })))!, /may only modify/);
+    for (const sub of ['exec', 'attach', 'portforward']) {
+      assert.match((await authorizeNode(req('create', { namespace: 'default', name: 'p', subresource: sub }, { spec: { nodeName: 'n1' } })))!, new RegExp(`may not open pods/${sub}`));
+      assert.match((await authorizeNode(req('get', { namespace: 'default', name: 'p', subresource: sub })))!, /may not open/, 'a GET (WebSocket) too');
+    }
   });
 
   it('leaves other users to other rules', async () => {

@@ -14,6 +14,10 @@ export async function authorizeNode(r: AuthorizationRequest): Promise<string | u
   if (!r.user.groups.includes('system:nodes') || !r.user.name.startsWith(NODE_PREFIX)) return undefined;
   const node = r.user.name.slice(NODE_PREFIX.length);
   const { info, verb } = r;
+  // A node has no business in other pods' processes or ports, whatever the verb says.
+  if (info.group === '' && info.resource === 'pods' && (info.subresource === 'exec' || info.subresource === 'attach' || info.subresource === 'portforward')) {
+    return `node "${node}" may not open pods/${info.subresource} sessions`;
+  }
   if (READS.has(verb)) return undefined;
   const core = info.group === '';
   if (core && info.resource === 'nodes') {

@@ -5,8 +5,9 @@ import type { Node, Secret } from 'kubernetes-types/core/v1.js';
 import { ApiError, badRequest, unauthorized } from '../api/status.js';
 import type { RestClient } from '../client/rest-client.js';
 import type { KubeObject } from '../api/types.js';
+import { isDNS1123Subdomain } from '../api/validation/names.js';
 import { Informer } from '../client/informer.js';
-import { bootstrapSecretName, checkBootstrapToken } from '../cluster/join-token.js';
+import { bootstrapSecretName, checkBootstrapToken } from '../api/bootstrap-token.js';
 import type { Logger } from '../util/log.js';
 import { readBody, sendError, sendJSON } from './http.js';
 import type { ClusterCA } from './pki.js';
@@ -29,8 +30,6 @@ export const JOIN_PATH = '/skiff/v1/join';
 /** The group of credentials issued by joining: only those are revoked with their Node (the server's own agent re-registers as kubelet does). */
 export const JOINED_NODES_GROUP = 'skiff:joined-nodes';
 export const CACERTS_PATH = '/cacerts';
-
-const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**
  * Revoked node credentials: deleting a Node revokes every certificate issued to it before that moment,
@@ -115,7 +114,7 @@ export class NodeJoinService {
       throw badRequest('the join request is not JSON');
     }
     const name = String(body.nodeName ?? '');
-    if (!DNS1123.test(name) || name.length > 253) throw badRequest(`node name "${name}" is not a valid DNS-1123 subdomain`);
+    if (isDNS1123Subdomain(name).length > 0) throw badRequest(`node name "${name}" is not a valid DNS-1123 subdomain`);
     const existing = await this.o.client.request<Node>('GET', `/api/v1/nodes/${name}`);
     if (existing.status === 200) {
       throw new ApiError(409, 'AlreadyExists', `node "${name}" already exists in the cluster: delete it first (kubectl delete node ${name}) to join again under that name, or choose another --node-name`);

@@ -105,7 +105,6 @@ export class ClusterCA {
       subject,
       issuer: this.caCert.subject,
       // A minute back for clocks slightly behind, unless the issue time itself matters (revocation).
-      // A minute back for clocks slightly behind, unless the issue time itself matters (revocation).
       notBefore: o.notBefore ?? new Date(now - 60_000),
       notAfter: new Date(now + oneYear),
       signingAlgorithm: signing,

@@ -234,9 +234,12 @@ export class ApiServer {
     const url = new URL(req.url ?? '/', 'https://skiff');
     socket.on('error', () => socket.destroy());
     try {
-      if (!this.#authenticate(req)) throw unauthorized();
+      const user = this.#authenticate(req);
+      if (!user) throw unauthorized();
       const info = parseRequestPath(url.pathname);
       if (info.kind !== 'resource' || info.group !== '' || info.resource !== 'pods' || !info.namespace || !info.name || !info.subresource) throw notFoundPath();
+      // Streams are asked for with GET (WebSocket) or POST (SPDY); either way they create a session.
+      if (this.#opts.authorize) await this.#authorize(req, url, user, info, 'create');
       await proxyPodStream(req, socket, head, this.#stores.get('/v1/pods')!, this.#stores.get('/v1/nodes')!, this.#opts.kubeletClient,
         info.namespace, info.name, info.subresource, url.searchParams);
     } catch (e) {
@@ -317,12 +320,12 @@ export class ApiServer {
   }
 
   /** Asks the authorizer; a refusal is upstream's 403 wording with the authorizer's reason. */
-  async #authorize(req: IncomingMessage, url: URL, user: RequestUser, info: ResourceRequest): Promise<void> {
+  async #authorize(req: IncomingMessage, url: URL, user: RequestUser, info: ResourceRequest, verbOverride?: string): Promise<void> {
     const method = req.method ?? 'GET';
     const watch = info.legacyWatch || url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
-    const verb = method === 'GET' ? (info.name ? 'get' : watch ? 'watch' : 'list')
+    const verb = verbOverride ?? (method === 'GET' ? (info.name ? 'get' : watch ? 'watch' : 'list')
       : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch'
-        : method === 'DELETE' ? (info.name ? 'delete' : 'deletecollection') : method.toLowerCase();
+        : method === 'DELETE' ? (info.name ? 'delete' : 'deletecollection') : method.toLowerCase());
     const store = this.#stores.get(`${info.group}/${info.version}/${info.resource}`);
     const reason = await this.#opts.authorize!({
       user, verb, info,
@@ -339,6 +342,4 @@ export class ApiServer {
 }
 
 /** Upstream's compaction cadence, exported for the CLI's flags. */
-
-
 export { Compactor };

@@ -79,10 +79,10 @@ export async function agentPreflight(): Promise<string[]> {
   return problems;
 }
 
-/** Builds the agent and its parts; `start()` is the caller's. */
 /** The common name of the API server's client certificate towards agents (as kube-apiserver's). */
 export const KUBELET_CLIENT_NAME = 'kube-apiserver-kubelet-client';
 
+/** Builds the agent and its parts; `start()` is the caller's. */
 export async function buildAgent(s: AgentSettings, log: Logger): Promise<{ agent: Agent; client: RestClient; images: OciImageStore; streaming?: StreamingServer }> {
   const ident = agentIdentity(s.dataDir);
   // `skiff killall` reads where this agent keeps things (without credentials).

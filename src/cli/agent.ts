@@ -7,7 +7,7 @@ import type { Node } from 'kubernetes-types/core/v1.js';
 import type { Status } from 'kubernetes-types/meta/v1.js';
 import { RestClient } from '../client/rest-client.js';
 import type { ClusterAccess } from '../client/kubeconfig.js';
-import { caHash, parseJoinToken } from '../cluster/join-token.js';
+import { caHash, parseJoinToken } from '../api/bootstrap-token.js';
 import { CACERTS_PATH, JOIN_PATH, type JoinRequest, type JoinResponse } from '../apiserver/node-join.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { agentPreflight, buildAgent, importDroppedImages, killAll } from './agent-setup.js';

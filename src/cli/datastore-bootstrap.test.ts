@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { silentLogger } from '../util/log.js';
-import { caHash, parseJoinToken } from '../cluster/join-token.js';
+import { caHash, parseJoinToken } from '../api/bootstrap-token.js';
 import { bootstrapKey, openBootstrap, reconcileBootstrap, sealBootstrap } from './datastore-bootstrap.js';
 
 // Any Store shows the protocol; SQLite stands in for the shared etcd here (the e2e tests use a real etcd cluster).

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Store } from '../store/store.js';
 import { ClusterCA } from '../apiserver/pki.js';
-import { caHash, formatJoinToken, newBootstrapToken, parseJoinToken } from '../cluster/join-token.js';
+import { caHash, formatJoinToken, newBootstrapToken, parseJoinToken } from '../api/bootstrap-token.js';
 import type { Logger } from '../util/log.js';
 
 /** Where the encrypted bootstrap data lives in the datastore (outside `/registry/`, beside skiff's other keys). */

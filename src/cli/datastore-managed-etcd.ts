@@ -8,8 +8,9 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError, badRequest, unauthorized } from '../api/status.js';
 import { readBody, sendJSON } from '../apiserver/http.js';
+import { CACERTS_PATH } from '../apiserver/node-join.js';
 import { ClusterCA, loadOrIssue } from '../apiserver/pki.js';
-import { caHash, parseJoinToken } from '../cluster/join-token.js';
+import { caHash, parseJoinToken } from '../api/bootstrap-token.js';
 import { EtcdConnection } from '../store/etcd/connection.js';
 import { describe } from '../store/etcd/errors.js';
 import type { Logger } from '../util/log.js';
@@ -252,7 +253,7 @@ export class ManagedEtcd {
       if (!this.#proc || this.#proc.exitCode !== null) last = 'etcd is not running (see <data-dir>/db/etcd.log)';
       else {
         try {
-          const body = await get(`https://127.0.0.1:${this.#o.clientPort}/health`, tls);
+          const { body } = await call(`https://127.0.0.1:${this.#o.clientPort}/health`, { ...tls, timeoutMs: 2000 });
           if (/"health":\s*"true"/.test(body)) return;
           last = body;
         } catch (e) {
@@ -343,24 +344,17 @@ export class ManagedEtcd {
   }
 }
 
-function get(url: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ...tls, timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** One HTTPS request; `ca` absent: the server is not checked (only to fetch its CA, which the token's hash then checks). */
-function call(url: string, o: { ca?: string; method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string }> {
+/**
+ * One HTTPS request; `ca` absent: the server is not checked (only to fetch its CA, which the token's hash then
+ * checks). `cert`/`key`: a client certificate (etcd's /health).
+ */
+function call(url: string, o: {
+  ca?: string | Buffer; cert?: Buffer; key?: Buffer; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number;
+}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(url, {
-      method: o.method ?? 'GET', headers: o.headers, timeout: 30_000, ...(o.ca ? { ca: o.ca } : { rejectUnauthorized: false }),
+      method: o.method ?? 'GET', headers: o.headers, timeout: o.timeoutMs ?? 30_000, cert: o.cert, key: o.key,
+      ...(o.ca ? { ca: o.ca } : { rejectUnauthorized: false }),
     }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => { body += d.toString(); });
@@ -376,7 +370,7 @@ function call(url: string, o: { ca?: string; method?: string; headers?: Record<s
 async function requestJoin(server: string, token: string, member: MemberIdentity, log: Logger): Promise<EtcdJoinResponse> {
   const t = parseJoinToken(token);
   const base = server.replace(/\/+$/, '');
-  const ca = await call(`${base}/cacerts`, {});
+  const ca = await call(`${base}${CACERTS_PATH}`, {});
   if (ca.status !== 200 || caHash(ca.body) !== t.caHash) {
     throw new Error(`the server at ${server} does not hold the CA the token names: wrong server, or a token of another cluster`);
   }

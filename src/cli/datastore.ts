@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Store } from '../store/store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { EtcdStore } from '../store/etcd/etcd-store.js';
+import type { EtcdTLS } from '../store/etcd/connection.js';
 import type { Logger } from '../util/log.js';
 
 /** Where `skiff server` keeps its state, from `--datastore-*` flags. */
@@ -53,13 +54,8 @@ export function datastoreConfig(f: DatastoreFlags): DatastoreConfig {
   return { kind: 'etcd', endpoints, caFile: f.caFile, certFile: f.certFile, keyFile: f.keyFile };
 }
 
-/** Opens the configured store and waits until it can serve (for etcd: until the cluster answers). */
-export async function openDatastore(c: DatastoreConfig, log: Logger): Promise<Store> {
-  if (c.kind === 'sqlite') {
-    const store = new SqliteStore({ path: c.path, log });
-    await store.ready();
-    return store;
-  }
+/** Reads the TLS files of an etcd datastore; undefined without a CA or client certificate (plain, or the system's roots). */
+export function etcdTLS(c: Extract<DatastoreConfig, { kind: 'etcd' }>): EtcdTLS | undefined {
   const read = (file: string | undefined, flag: string): Buffer | undefined => {
     if (file === undefined) return undefined;
     try {
@@ -72,8 +68,17 @@ export async function openDatastore(c: DatastoreConfig, log: Logger): Promise<St
   const cert = read(c.certFile, '--datastore-certfile');
   const key = read(c.keyFile, '--datastore-keyfile');
   // Without a CA file, https endpoints are checked against the system's roots.
-  const tls = ca || cert ? { ca, cert, key } : undefined;
-  const store = new EtcdStore({ endpoints: c.endpoints, tls, log });
+  return ca || cert ? { ca, cert, key } : undefined;
+}
+
+/** Opens the configured store and waits until it can serve (for etcd: until the cluster answers). */
+export async function openDatastore(c: DatastoreConfig, log: Logger): Promise<Store> {
+  if (c.kind === 'sqlite') {
+    const store = new SqliteStore({ path: c.path, log });
+    await store.ready();
+    return store;
+  }
+  const store = new EtcdStore({ endpoints: c.endpoints, tls: etcdTLS(c), log });
   try {
     await store.ready();
   } catch (e) {

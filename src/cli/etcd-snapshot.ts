@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { datastoreConfig } from './datastore.js';
+import { datastoreConfig, etcdTLS } from './datastore.js';
 import { restoreSnapshot, saveSnapshot, snapshotStatus } from '../store/etcd/snapshot.js';
 
 const help = `skiff etcd-snapshot — back up and restore the etcd datastore (as k3s's etcd-snapshot)
@@ -60,11 +59,7 @@ export async function runEtcdSnapshot(argv: string[]): Promise<number> {
         endpoint: values['datastore-endpoint'], caFile: values['datastore-cafile'], certFile: values['datastore-certfile'], keyFile: values['datastore-keyfile'], dataDir: '.',
       });
       if (c.kind !== 'etcd') throw new Error('skiff etcd-snapshot save: --datastore-endpoint must name an etcd cluster');
-      const read = (f: string | undefined): Buffer | undefined => (f === undefined ? undefined : readFileSync(f));
-      const ca = read(c.caFile);
-      const cert = read(c.certFile);
-      const tls = ca || cert ? { ca, cert, key: read(c.keyFile) } : undefined;
-      const saved = await saveSnapshot({ endpoints: c.endpoints, tls, file: path });
+      const saved = await saveSnapshot({ endpoints: c.endpoints, tls: etcdTLS(c), file: path });
       const st = saved.status;
       process.stdout.write(`snapshot saved: ${saved.file} (${saved.bytes} bytes${st ? `, revision ${st.revision}, ${st.totalKey} keys` : ''})\n`);
       return 0;

@@ -47,7 +47,7 @@ Flags:
   --disable-scheduler        do not run the scheduler
   --controllers LIST         controllers to run: '*' (all), 'name' or '-name', comma-separated
                              (deployment, replicaset, garbagecollector, namespace, nodelifecycle,
-                             tainteviction, disruption; default '*')
+                             tainteviction, disruption, nodeipam; default '*')
   --node-monitor-grace-period DUR
                              how long a node may go without a heartbeat before it is NotReady/Unknown (default 40s)
   --node-monitor-period DUR  how often node health is checked (default 5s)

@@ -6,7 +6,7 @@ import { RestClient } from '../client/rest-client.js';
 import { loadKubeconfig } from '../client/kubeconfig.js';
 import {
   BOOTSTRAP_SECRET_TYPE, bootstrapSecret, bootstrapSecretName, formatJoinToken, newBootstrapToken, parseJoinToken, secretField,
-} from '../cluster/join-token.js';
+} from '../api/bootstrap-token.js';
 import { parseDuration } from './server.js';
 
 const SECRETS = '/api/v1/namespaces/kube-system/secrets';

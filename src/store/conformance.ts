@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { CompactedError, FutureRevisionError, type Store, type WatchEvent } from './store.js';
+import { CompactedError, eventRev, FutureRevisionError, type Store, type WatchEvent } from './store.js';
 
 /** A fresh, empty store for one test, and how to dispose of it. */
 export type StoreFactory = () => Promise<{ store: Store; dispose(): Promise<void> }>;
@@ -10,10 +10,6 @@ const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 function eventKey(e: WatchEvent): string {
   return e.type === 'put' ? e.kv.key : e.type === 'delete' ? e.key : '';
-}
-
-function eventRev(e: WatchEvent): number {
-  return e.type === 'put' ? e.kv.modRev : e.type === 'delete' ? e.modRev : e.rev;
 }
 
 /** Collects watch events and lets a test wait until a number of them arrived. */
@@ -180,7 +176,7 @@ export function storeConformance(name: string, factory: StoreFactory): void {
       const s = await fresh();
       let seen = 0;
       const h = s.watch('/mine/', await s.currentRev(), (batch) => {
-        for (const e of batch) seen = Math.max(seen, e.type === 'progress' ? e.rev : e.type === 'put' ? e.kv.modRev : e.modRev);
+        for (const e of batch) seen = Math.max(seen, eventRev(e));
       }, (e) => assert.fail(e));
       // Issued together, so a group-committing store writes them in one transaction, the other prefix last.
       const [mine, other] = await Promise.all([s.create('/mine/a', enc('1')), s.create('/other/b', enc('2'))]);

@@ -103,6 +103,16 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** The revision of an event (`progress` marks carry theirs too). */
+export function eventRev(e: WatchEvent): number {
+  return e.type === 'put' ? e.kv.modRev : e.type === 'delete' ? e.modRev : e.rev;
+}
+
+/** The key an event is about; undefined for a progress mark. */
+export function eventKey(e: WatchEvent): string | undefined {
+  return e.type === 'put' ? e.kv.key : e.type === 'delete' ? e.key : undefined;
+}
+
 /** The first key greater than every key with this prefix. */
 export function prefixEnd(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);

@@ -174,16 +174,18 @@ export class WatchCache<T> {
     this.#rev = rev;
     this.#history = [];
     this.#historyFrom = rev;
-    if (events.length > 0) {
-      for (const l of this.#listeners) {
-        try {
-          l(events);
-        } catch (err) {
-          this.#log.error('cache listener failed', { prefix: this.#prefix, err: err as Error });
-        }
+    if (events.length > 0) this.#emit(events);
+    this.#wakeWaiters();
+  }
+
+  #emit(events: CacheEvent<T>[]): void {
+    for (const l of this.#listeners) {
+      try {
+        l(events);
+      } catch (err) {
+        this.#log.error('cache listener failed', { prefix: this.#prefix, err: err as Error });
       }
     }
-    this.#wakeWaiters();
   }
 
   stop(): void {
@@ -236,13 +238,7 @@ export class WatchCache<T> {
       this.#historyFrom = this.#history[drop - 1]!.rev;
       this.#history.splice(0, drop);
     }
-    for (const l of this.#listeners) {
-      try {
-        l(events);
-      } catch (err) {
-        this.#log.error('cache listener failed', { prefix: this.#prefix, err: err as Error });
-      }
-    }
+    this.#emit(events);
     this.#wakeWaiters();
   }
 

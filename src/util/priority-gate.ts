@@ -7,8 +7,7 @@
 export class PriorityGate {
   readonly #slots: number;
   #running = 0;
-  readonly #waiting: { priority: number; order: number; start: () => void }[] = [];
-  #order = 0;
+  readonly #waiting: { priority: number; start: () => void }[] = [];
 
   constructor(slots: number) {
     if (!(slots >= 1)) throw new Error(`a gate needs at least one slot, not ${slots}`);
@@ -18,7 +17,7 @@ export class PriorityGate {
   async run<T>(priority: number, task: () => Promise<T>): Promise<T> {
     if (this.#running >= this.#slots) {
       await new Promise<void>((start) => {
-        const w = { priority, order: this.#order++, start };
+        const w = { priority, start };
         // Ties keep their arrival order.
         const at = this.#waiting.findIndex((x) => x.priority > priority);
         if (at < 0) this.#waiting.push(w);

@@ -205,8 +205,10 @@ spec:
     const other = pods.find((p) => p.spec.nodeName === 'h2')!;
     const mine = pods.find((p) => p.spec.nodeName === 'h1')!;
     // Requests as node h1, from h1's own namespace (where its address is).
-    const asNode = (method: string, path: string, body: unknown): { status: number; body: string } => {
-      const script = `const https=require('https');const r=https.request(${JSON.stringify(`${serverURL()}${path}`)},{method:${JSON.stringify(method)},ca:${JSON.stringify(creds.ca)},cert:${JSON.stringify(creds.client.cert)},key:${JSON.stringify(creds.client.key)},headers:{'Content-Type':'application/merge-patch+json'}},(res)=>{let b='';res.on('data',d=>b+=d);res.on('end',()=>{process.stdout.write(JSON.stringify({status:res.statusCode,body:b}))})});r.end(${JSON.stringify(JSON.stringify(body))});`;
+    const asNode = (method: string, path: string, body: unknown, headers: Record<string, string> = {}): { status: number; body: string } => {
+      const h = { 'Content-Type': 'application/merge-patch+json', ...headers };
+      // An upgrade refused comes back as a plain HTTP answer on the 'upgrade'-less path, or as 'response'.
+      const script = `const https=require('https');const r=https.request(${JSON.stringify(`${serverURL()}${path}`)},{method:${JSON.stringify(method)},ca:${JSON.stringify(creds.ca)},cert:${JSON.stringify(creds.client.cert)},key:${JSON.stringify(creds.client.key)},headers:${JSON.stringify(h)}},(res)=>{let b='';res.on('data',d=>b+=d);res.on('end',()=>{process.stdout.write(JSON.stringify({status:res.statusCode,body:b}))})});r.on('upgrade',(res)=>{process.stdout.write(JSON.stringify({status:res.statusCode,body:''}));process.exit(0)});r.end(${method === 'GET' ? "''" : JSON.stringify(JSON.stringify(body))});`;
       return JSON.parse(execFileSync('ip', ['netns', 'exec', agents.get('h1')!.host.netns, process.execPath, '-e', script], { encoding: 'utf8' })) as { status: number; body: string };
     };
     const patch = { metadata: { labels: { touched: 'yes' } } };
@@ -219,6 +221,11 @@ spec:
     assert.equal(r.status, 403, r.body);
     r = asNode('PATCH', '/apis/apps/v1/namespaces/default/deployments/web', { spec: { replicas: 1 } });
     assert.equal(r.status, 403, r.body);
+    // Not even into its own pods: a node opens no exec, attach or port-forward sessions.
+    r = asNode('GET', `/api/v1/namespaces/default/pods/${mine.metadata.name}/exec?command=true&stdout=true`, undefined,
+      { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Protocol': 'v5.channel.k8s.io' });
+    assert.equal(r.status, 403, r.body);
+    assert.match(JSON.parse(r.body).message, /cannot create resource "pods\/exec".*may not open pods\/exec sessions/);
 
     // Joining: a token of another cluster (its CA hash does not match), an unknown token, an expired one, a name in use.
     const fresh = join(dir, 'h4');

@@ -1,5 +1,5 @@
 import type { CniNetworkConfigList } from './cni-types.js';
-import type { Ipv4Cidr } from './ipv4-cidr.js';
+import type { Ipv4Cidr } from '../../util/ipv4-cidr.js';
 
 /** The CNI spec version skiff speaks; the Debian plugins (1.1.1) support 0.1.0 to 1.0.0. */
 export const CNI_VERSION = '1.0.0';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { runChecked } from './command.js';
-import type { Ipv4Cidr } from './ipv4-cidr.js';
+import type { Ipv4Cidr } from '../../util/ipv4-cidr.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 
 /**

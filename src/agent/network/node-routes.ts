@@ -36,13 +36,15 @@ export class NodeRoutes {
   readonly #installed = new Map<string, Route>();
   #macPublished: string | undefined;
   #chain: Promise<void> = Promise.resolve();
+  #lastView = '';
+  #lastSyncAt = 0;
 
   constructor(o: NodeRoutesOptions) {
     this.#o = o;
     this.#log = (o.log ?? silentLogger).with({ component: 'node-routes' });
     this.#device = vtepName(o.nodeName);
     this.#inf = new Informer<N>(o.client, { path: '/api/v1/nodes', log: this.#log });
-    const sync = (): void => { this.#chain = this.#chain.then(() => this.#sync()).catch((e: Error) => this.#log.warn('cannot sync pod routes', { err: e })); };
+    const sync = (): void => { this.#chain = this.#chain.then(() => this.#syncIfChanged()).catch((e: Error) => this.#log.warn('cannot sync pod routes', { err: e })); };
     this.#inf.addHandlers({ add: sync, update: sync, delete: sync });
   }
 
@@ -55,8 +57,25 @@ export class NodeRoutes {
     this.#inf.stop();
   }
 
+  /**
+   * Every heartbeat of every node is an update: only a change in what routing depends on (names,
+   * addresses, pod CIDRs, endpoint MACs) leads to a sync — or a minute passing, which repairs routes
+   * removed behind the agent's back.
+   */
+  async #syncIfChanged(): Promise<void> {
+    const view = JSON.stringify(this.#inf.list().map((n) => [
+      n.metadata.name, n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address, n.spec?.podCIDRs ?? n.spec?.podCIDR,
+      n.metadata.annotations?.[VTEP_MAC_ANNOTATION],
+    ]).sort());
+    if (view === this.#lastView && Date.now() - this.#lastSyncAt < 60_000) return;
+    await this.#sync();
+    this.#lastView = view;
+    this.#lastSyncAt = Date.now();
+  }
+
   async #sync(): Promise<void> {
     const want = new Map<string, Route>();
+    let vtepPublished = false;
     for (const n of this.#inf.list()) {
       if (n.metadata.name === this.#o.nodeName) continue;
       const ip = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
@@ -67,7 +86,9 @@ export class NodeRoutes {
         continue;
       }
       // Our endpoint first: the peer needs our MAC as much as we need its.
-      await this.#publishVtep();
+      // Once per sync, not per remote node: ensureVtep runs three `ip` commands.
+      if (!vtepPublished) await this.#publishVtep();
+      vtepPublished = true;
       const mac = n.metadata.annotations?.[VTEP_MAC_ANNOTATION];
       if (!mac) continue; // not published yet: its update brings us back here
       for (const c of cidrs) want.set(c, { kind: 'vxlan', nodeIP: ip, mac });

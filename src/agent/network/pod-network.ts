@@ -6,7 +6,7 @@ import { CniClient } from './cni.js';
 import type { CachedAttachment } from './result-cache.js';
 import { NetnsManager, isValidSandboxId } from './netns.js';
 import { podConflist, loopbackConflist, LOOPBACK_NETWORK } from './conflist.js';
-import { parseIpv4Cidr, type Ipv4Cidr } from './ipv4-cidr.js';
+import { parseIpv4Cidr, type Ipv4Cidr } from '../../util/ipv4-cidr.js';
 import { listReservations, removeReservation } from './host-local.js';
 import { readNatTable, removeCniNatState } from './iptables.js';
 import { runCommand } from './command.js';

@@ -265,9 +265,10 @@ export async function removeEverythingTagged(tag: string): Promise<void> {
   const links = (await sh('ip', ['-o', 'link', 'show'])).split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0] ?? '');
   for (const l of links) if (l.startsWith(tag)) await sh('ip', ['link', 'del', l]);
   const { parseNatRules, attachmentChains } = await import('./iptables.js');
-  const table = parseNatRules(await sh('iptables-save', ['-t', 'nat']));
+  const saved = await sh('iptables-save', ['-t', 'nat']);
+  const table = parseNatRules(saved);
   // Masquerade jumps of tagged networks (masquerade.ts), with the chains they jump to.
-  const masq = (await sh('iptables-save', ['-t', 'nat'])).split('\n').filter((l) => l.startsWith('-A POSTROUTING ') && l.includes(`--comment "skiff ${tag}`));
+  const masq = saved.split('\n').filter((l) => l.startsWith('-A POSTROUTING ') && l.includes(`--comment "skiff ${tag}`));
   const rules = table.cniRules.filter((r) => r.network.startsWith(tag));
   if (rules.length === 0 && masq.length === 0) return;
   const chains = new Set<string>();

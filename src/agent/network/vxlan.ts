@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { runChecked, runCommand } from './command.js';
-import { parseIpv4Cidr } from './ipv4-cidr.js';
+import { parseIpv4Cidr } from '../../util/ipv4-cidr.js';
 
 /** The VXLAN network id and UDP port (flannel's: VNI 1 on the Linux default port 8472). */
 const VNI = '1';

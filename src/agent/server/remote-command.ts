@@ -94,7 +94,7 @@ type StreamType = 'error' | 'stdin' | 'stdout' | 'stderr' | 'resize';
  * a terminal) and resize (only with one). Once all the request implies are open, the process runs;
  * stdout and stderr end before the status goes on the error stream, which kubectl reads last.
  */
-export function serveSpdyCommand(session: SpdySession, open: () => ExecProcess, r: RemoteCommandRequest, _protocol: string, log: Logger): void {
+export function serveSpdyCommand(session: SpdySession, open: () => ExecProcess, r: RemoteCommandRequest, log: Logger): void {
   const expected = new Set<StreamType>(['error']);
   if (r.stdin) expected.add('stdin');
   if (r.stdout) expected.add('stdout');

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { REMOTE_COMMAND_SPDY, sendFailure, serveSpdyCommand, serveWebSocketCommand, type RemoteCommandRequest } from './remote-command.js';
 import { servePortForward, type PortForwardTarget } from './port-forward.js';
-import { PORT_FORWARD_TUNNEL, PORT_FORWARD_V1, offered, spdyUpgrade, spdyUpgradeProtocol } from './upgrade.js';
+import { PORT_FORWARD_TUNNEL, PORT_FORWARD_V1, offered, spdyUpgrade } from './upgrade.js';
 import { SpdySession } from '../../util/spdy/session.js';
 import type { ExecProcess } from '../runtime/runtime.js';
 import { streamCriLog, type LogOptions } from '../logs/cri-log.js';
@@ -64,7 +64,7 @@ function logOptions(q: URLSearchParams): LogOptions & { previous: boolean } {
 
 /**
  * The agent's HTTPS endpoint for what the API server proxies to the node (kubelet's port 10250):
- * container logs today. Only callers with a client certificate from the cluster CA and an allowed name
+ * container logs, exec, attach and port-forward. Only callers with a client certificate from the cluster CA and an allowed name
  * get in.
  */
 export class StreamingServer {
@@ -185,10 +185,9 @@ export class StreamingServer {
         this.#wss.handleUpgrade(req, socket, head, (ws) => serveWebSocketCommand(ws, open, session));
         return;
       }
-      const chosen = spdyUpgradeProtocol(req, REMOTE_COMMAND_SPDY);
       const conn = spdyUpgrade(req, socket, head, REMOTE_COMMAND_SPDY, this.#log);
-      if (typeof conn === 'string' || !chosen) return refuse(400, typeof conn === 'string' ? conn : 'no protocol');
-      serveSpdyCommand(conn, open, session, chosen, this.#log);
+      if (typeof conn === 'string') return refuse(400, conn);
+      serveSpdyCommand(conn, open, session, this.#log);
       return;
     }
     refuse(404, '404 page not found');

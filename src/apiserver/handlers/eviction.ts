@@ -5,7 +5,7 @@ import { ApiError, badRequest, conflict, forbidden } from '../../api/status.js';
 import { setCondition } from '../../api/status-conditions.js';
 import { isPlainObject, type KubeObject } from '../../api/types.js';
 import { fromLabelSelector } from '../../api/selectors/label-selector.js';
-import { isPodReady } from '../../api/pod-conditions.js';
+import { isPodActive, isPodReady } from '../../api/pod-conditions.js';
 import { disruptionTarget, updatePodCondition } from '../../api/update-pod-condition.js';
 import { rfc3339 } from '../../util/time.js';
 import type { RestStore, WriteOptions } from '../registry/rest-store.js';
@@ -37,14 +37,7 @@ function budgetPending(name: string): ApiError {
 
 /** Terminal, not yet running, or already going: evicting it disrupts nothing the budget protects (upstream's canIgnorePDB). */
 function canIgnoreBudget(pod: Pod): boolean {
-  const phase = pod.status?.phase;
-  return phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending' || !!pod.metadata?.deletionTimestamp;
-}
-
-/** Pin the deletion to the pod as read, unless it is finished or already going (upstream's shouldEnforceResourceVersion). */
-function shouldPinVersion(pod: Pod): boolean {
-  const phase = pod.status?.phase;
-  return phase !== 'Succeeded' && phase !== 'Failed' && !pod.metadata?.deletionTimestamp;
+  return !isPodActive(pod) || pod.status?.phase === 'Pending';
 }
 
 function withVersion(opts: DeleteOptions, rv: string | undefined): DeleteOptions {
@@ -89,7 +82,8 @@ export async function evictPod(deps: EvictionDeps, namespace: string, name: stri
   for (let attempt = 0; ; attempt++) {
     pod = await deps.pods.get(namespace, name) as Pod & KubeObject;
     if (!canIgnoreBudget(pod)) break;
-    const opts = shouldPinVersion(pod) && !pinnedByClient ? withVersion(requested, pod.metadata.resourceVersion) : requested;
+    // Pinned to the pod as read unless it is finished or already going (upstream's shouldEnforceResourceVersion).
+    const opts = isPodActive(pod) && !pinnedByClient ? withVersion(requested, pod.metadata.resourceVersion) : requested;
     try {
       await markAndDelete(deps, namespace, name, opts, wo);
       return success();

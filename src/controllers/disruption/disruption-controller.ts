@@ -8,6 +8,7 @@ import type { EventRecorder } from '../../client/event-recorder.js';
 import { objectKey, resourcePath, splitKey } from '../../client/paths.js';
 import { ApiRequestError } from '../../client/rest-client.js';
 import { WorkQueue, runWorkers } from '../../client/work-queue.js';
+import { deepEqual } from '../../util/deep-equal.js';
 import { controllerOf } from '../controller-ref.js';
 import type { Controller, ControllerContext } from '../controller.js';
 import { budgetStatus, countHealthy, disruptedPods, expectedCounts, failSafeStatus, needsScale, sameStatus } from './pdb-status.js';
@@ -49,7 +50,7 @@ export class DisruptionController implements Controller {
     });
     this.#pods.addHandlers({
       add: (p) => this.#podChanged(p),
-      update: (old, p) => { this.#podChanged(p); if (JSON.stringify(old.metadata.labels) !== JSON.stringify(p.metadata.labels)) this.#podChanged(old); },
+      update: (old, p) => { this.#podChanged(p); if (!deepEqual(old.metadata.labels, p.metadata.labels)) this.#podChanged(old); },
       delete: (p) => this.#podChanged(p),
     });
     // A workload's scale is the total of percentage budgets: a scale change re-counts them.

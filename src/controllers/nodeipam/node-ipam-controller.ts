@@ -2,7 +2,7 @@ import type { Node } from 'kubernetes-types/core/v1.js';
 import type { KubeObject } from '../../api/types.js';
 import { WorkQueue, runWorkers } from '../../client/work-queue.js';
 import type { Informer } from '../../client/informer.js';
-import { parseIpv4Cidr, subnetAt, type Ipv4Cidr } from '../../agent/network/ipv4-cidr.js';
+import { parseIpv4Cidr, subnetAt, type Ipv4Cidr } from '../../util/ipv4-cidr.js';
 import type { EventRecorder } from '../../client/event-recorder.js';
 import type { Controller, ControllerContext } from '../controller.js';
 

@@ -47,7 +47,7 @@ describe('defragmentation of the etcd members, one server at a time', () => {
     await raw.kv.compact({ revision: rev, physical: true });
     // The compaction is physical on the member that answered; the others apply it a moment later.
     for (let i = 0; (await status()).some((x) => x.inUse > 1024 * 1024); i++) {
-      assert.ok(i < 100, 'every member applied the compaction');
+      assert.ok(i < 300, 'every member applied the compaction within 30 s');
       await new Promise((r) => setTimeout(r, 100));
     }
     const before = await sizes();

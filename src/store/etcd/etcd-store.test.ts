@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { EtcdStore, type EtcdStoreOptions } from './etcd-store.js';
 import { storeConformance } from '../conformance.js';
-import { CompactedError, StoreUnavailableError, type WatchEvent } from '../store.js';
+import { CompactedError, eventRev, StoreUnavailableError, type WatchEvent } from '../store.js';
 import { makeTestTLS, startEtcd, type TestEtcd } from '../../../test/helpers/etcd-server.js';
 import { freePort } from '../../../test/helpers/registry.js';
 
@@ -20,7 +20,6 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms); });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
-const revOf = (e: WatchEvent): number => (e.type === 'put' ? e.kv.modRev : e.type === 'delete' ? e.modRev : e.rev);
 
 storeConformance('etcd', async () => {
   const etcd = await startEtcd();
@@ -130,7 +129,7 @@ describe('EtcdStore', () => {
       const r = await s.create(`/sync/${i}`, enc(String(i)));
       assert.ok(r.ok);
       const last = rec.events[rec.events.length - 1];
-      assert.ok(last && revOf(last) === r.kv.modRev, `the watcher has revision ${r.kv.modRev} when create returns (has ${last ? revOf(last) : 'nothing'})`);
+      assert.ok(last && eventRev(last) === r.kv.modRev, `the watcher has revision ${r.kv.modRev} when create returns (has ${last ? eventRev(last) : 'nothing'})`);
     }
   });
 
@@ -167,7 +166,7 @@ describe('EtcdStore', () => {
     await sleep(100);
     h.close();
     assert.deepEqual(rec.events.map((e) => (e.type === 'put' ? dec(e.kv.value) : '')), Array.from({ length: 15 }, (_, i) => String(i)));
-    const revs = rec.events.map(revOf);
+    const revs = rec.events.map(eventRev);
     for (let i = 1; i < revs.length; i++) assert.ok(revs[i]! > revs[i - 1]!, 'strictly increasing revisions');
   });
 

@@ -1,5 +1,5 @@
 import type { IDuplexStream, IEvent, IWatchRequest, IWatchResponse } from 'etcd3';
-import type { WatchEvent } from '../store.js';
+import { eventRev, type WatchEvent } from '../store.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import type { EtcdConnection } from './connection.js';
 import { classify, describe } from './errors.js';
@@ -13,11 +13,6 @@ export interface KeyspaceWatchHandlers {
   progress(rev: number): void;
   /** History after the watch's position was compacted away; the watch has stopped. */
   compacted(compactRev: number): void;
-}
-
-/** The revision of an event (`progress` marks carry theirs too). */
-export function eventRev(e: WatchEvent): number {
-  return e.type === 'put' ? e.kv.modRev : e.type === 'delete' ? e.modRev : e.rev;
 }
 
 function toEvent(e: IEvent): WatchEvent {

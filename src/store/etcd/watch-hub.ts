@@ -1,7 +1,7 @@
-import { CompactedError, prefixEnd, type WatchEvent, type WatchHandle } from '../store.js';
+import { CompactedError, eventKey, eventRev, prefixEnd, type WatchEvent, type WatchHandle } from '../store.js';
 import { silentLogger, type Logger } from '../../util/log.js';
 import type { EtcdConnection } from './connection.js';
-import { eventRev, KeyspaceWatch } from './keyspace-watch.js';
+import { KeyspaceWatch } from './keyspace-watch.js';
 
 interface Subscriber {
   readonly prefix: string;
@@ -16,8 +16,6 @@ interface Subscriber {
 }
 
 interface Waiter { readonly rev: number; resolve(reached: boolean): void }
-
-const keyOf = (e: WatchEvent): string | undefined => (e.type === 'put' ? e.kv.key : e.type === 'delete' ? e.key : undefined);
 
 /**
  * Fans one whole-keyspace etcd watch out to every `Store.watch` of the process (storage.md §6.4). Because it
@@ -116,7 +114,7 @@ export class WatchHub {
     if (s.closed || throughRev <= s.delivered) return;
     const mine: WatchEvent[] = [];
     for (const e of batch) {
-      const key = keyOf(e);
+      const key = eventKey(e);
       if (key !== undefined && key >= s.prefix && key < s.end && eventRev(e) > s.delivered) mine.push(e);
     }
     const last = mine[mine.length - 1];

@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { Database as DB, Statement } from 'better-sqlite3';
 import {
-  CompactedError, FutureRevisionError, StoreUnavailableError, prefixEnd,
+  CompactedError, eventKey, eventRev, FutureRevisionError, StoreUnavailableError, prefixEnd,
   type KV, type ListOptions, type ListResult, type Store, type WatchEvent, type WatchHandle, type WriteResult,
 } from '../store.js';
 import { realClock, type Clock } from '../../util/clock.js';
@@ -314,14 +314,14 @@ export class SqliteStore implements Store {
     for (const w of this.#watchers) {
       if (w.closed) continue;
       const mine = events.filter((e) => {
-        const key = e.type === 'put' ? e.kv.key : e.type === 'delete' ? e.key : undefined;
+        const key = eventKey(e);
         return key !== undefined && key >= w.prefix && key < w.end;
       });
       // A watcher learns where the store is after this commit even when its own events end earlier (or
       // there are none): a group commit can end with a write under another prefix, and a cache left at
       // its last event would wait for the next write anywhere to answer a consistent read.
       const last = mine[mine.length - 1];
-      const lastRev = last?.type === 'put' ? last.kv.modRev : last?.type === 'delete' ? last.modRev : 0;
+      const lastRev = last ? eventRev(last) : 0;
       if (lastRev < this.#rev) mine.push({ type: 'progress', rev: this.#rev });
       try {
         w.sink(mine);

@@ -83,6 +83,19 @@ export function createMonitored(o: MonitorOptions): Promise<number> {
   });
 }
 
+/**
+ * One message to conmon's control fifo (`<bundle>/ctl`: `<type> <height> <width>\n`). Opened non-blocking,
+ * so a fifo nobody reads (conmon gone) fails at once with ENXIO instead of hanging.
+ */
+export async function writeControl(fifo: string, message: string): Promise<void> {
+  const f = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  try {
+    await f.write(message);
+  } finally {
+    await f.close();
+  }
+}
+
 /** conmon's control message asking it to reopen its log files (ctrl.c: `<type> <height> <width>\n`, type 2). */
 const reopenLogsMessage = '2 0 0\n';
 
@@ -94,15 +107,9 @@ const reopenLogsMessage = '2 0 0\n';
  */
 export async function reopenLog(bundle: string, logPath: string, timeoutMs = 5000): Promise<void> {
   const before = await stat(logPath).catch(() => undefined);
-  // Non-blocking: opening a fifo nobody reads (conmon gone) fails with ENXIO instead of hanging.
-  const ctl = await open(join(bundle, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
+  await writeControl(join(bundle, 'ctl'), reopenLogsMessage).catch((e: NodeJS.ErrnoException) => {
     throw new Error(`conmon of ${bundle} does not listen for control messages (${e.code ?? e.message})`);
   });
-  try {
-    await ctl.write(reopenLogsMessage);
-  } finally {
-    await ctl.close();
-  }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const now = await stat(logPath).catch(() => undefined);

@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { ExecProcess } from '../runtime.js';
 
 /** The exit code of a finished child (128 + signal number when a signal ended it), once its output is drained. */
-function exitOf(p: ChildProcess): Promise<number> {
+export function exitOf(p: ChildProcess): Promise<number> {
   return new Promise<number>((resolve) => {
     p.once('error', () => resolve(127));
     p.once('close', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 9) : 255)));
@@ -102,12 +102,6 @@ export class RuncCli {
     });
     // "runc version 1.1.5+ds1" → "1.1.5"
     return /runc version (\S+)/.exec(out)?.[1]?.replace(/\+.*$/, '') ?? 'unknown';
-  }
-
-  async list(): Promise<RuncState[]> {
-    const out = await this.run(['list', '--format', 'json']);
-    const parsed = JSON.parse(out.trim() || 'null') as RuncState[] | null;
-    return parsed ?? [];
   }
 
   /** The container's state, or undefined when runc does not know it. */

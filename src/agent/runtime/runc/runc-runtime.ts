@@ -401,7 +401,6 @@ export class RuncRuntime implements ContainerRuntime {
     return (await exited()) ?? { ...base, state: 'exited', exitCode: 255, finishedAt: Date.now() };
   }
 
-
   /**
    * The pause process's pid while the sandbox runs: conmon writes the sandbox's exit file when pause
    * ends, and the process must still be the one recorded (conmon itself may be gone).

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { constants, existsSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import type { ExecProcess, PodConnection } from '../runtime.js';
+import { writeControl } from './conmon.js';
+import { exitOf } from './runc-cli.js';
 
 /**
  * `skiff-stream dial NETNS PORT` (native/stream-helper.c): a connection to localhost:PORT inside a
@@ -40,29 +41,16 @@ export function attachToContainer(helper: string, socketPath: string, ctlFifo: s
   if (!existsSync(socketPath)) throw new Error(`container is not running (no attach socket at ${socketPath})`);
   const p = spawn(helper, ['attach', socketPath], { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   p.stdin?.on('error', () => { /* the helper has ended */ });
-  const exited = new Promise<number>((resolve) => {
-    p.once('error', () => resolve(127));
-    p.once('close', (code) => resolve(code ?? 0));
-  });
+  const exited = exitOf(p);
   // In order: kubectl attach sends size+1 and then the size at once, to make the program redraw.
   let resizing = Promise.resolve();
   const resize = (width: number, height: number): void => {
-    resizing = resizing.then(() => writeControl(ctlFifo, `1 ${Math.trunc(height)} ${Math.trunc(width)}\n`));
+    // A resize reaching a conmon that is gone changes nothing: the session ends with it.
+    resizing = resizing.then(() => writeControl(ctlFifo, `1 ${Math.trunc(height)} ${Math.trunc(width)}\n`)).catch(() => {});
   };
   return {
     stdin: p.stdin, stdout: p.stdout!, stderr: p.stderr!, exited,
     kill: () => { p.kill('SIGKILL'); },
     ...(o.tty ? { resize } : {}),
   };
-}
-
-/** One message to a conmon control fifo; non-blocking, so a fifo nobody reads fails at once instead of hanging. */
-async function writeControl(fifo: string, message: string): Promise<void> {
-  const f = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).catch(() => undefined);
-  if (!f) return;
-  try {
-    await f.write(message);
-  } catch { /* conmon is gone */ } finally {
-    await f.close();
-  }
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapSecret, caHash, checkBootstrapToken, formatJoinToken, newBootstrapToken, parseJoinToken, secretField } from './join-token.js';
+import { bootstrapSecret, caHash, checkBootstrapToken, formatJoinToken, newBootstrapToken, parseJoinToken, secretField } from './bootstrap-token.js';
 
 const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
