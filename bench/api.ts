@@ -1,8 +1,9 @@
 /**
  * API server benchmark: durable pod creates over HTTPS by 16 concurrent clients, compared in the same
  * run with the raw store's durable write rate; GETs, a 10k-pod LIST, watch delivery, time to ready and
- * idle memory. Prints one JSON line. `--store etcd` runs the server on a single-member etcd started for
- * the run (Debian's etcd-server), and measures the raw rate against that same etcd.
+ * idle memory. Prints one JSON line. `--store etcd` runs the server on an etcd started for the run (Debian's
+ * etcd-server; `--etcd-members 3`, the default, is the HA cluster etcd is for, `1` a single member) and
+ * measures the raw rate against that same etcd.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,15 +13,33 @@ import { parseArgs } from 'node:util';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { EtcdStore } from '../src/store/etcd/etcd-store.js';
 import type { Store } from '../src/store/store.js';
-import { startEtcd, type TestEtcd } from '../test/helpers/etcd-server.js';
+import { startEtcd, startEtcdCluster } from '../test/helpers/etcd-server.js';
 import { loadKubeconfig } from '../src/client/kubeconfig.js';
 import { RestClient } from '../src/client/rest-client.js';
 import { cpuSeconds, parallel, percentile, rssMb, startServer } from './harness.js';
 
 const clients = 16;
-const { values: flags } = parseArgs({ options: { store: { type: 'string', default: 'sqlite' } }, strict: true });
+const { values: flags } = parseArgs({ options: { store: { type: 'string', default: 'sqlite' }, 'etcd-members': { type: 'string', default: '3' } }, strict: true });
 const storeKind = flags.store!;
 if (storeKind !== 'sqlite' && storeKind !== 'etcd') throw new Error(`--store: "${storeKind}" is not sqlite or etcd`);
+const etcdMembers = Number(flags['etcd-members']);
+if (!Number.isInteger(etcdMembers) || etcdMembers < 1) throw new Error(`--etcd-members: "${flags['etcd-members']}" is not a positive integer`);
+
+/** The etcd of a run: one member, or a cluster on loopback. */
+interface BenchEtcd {
+  readonly endpoints: readonly string[];
+  stop(): Promise<void>;
+}
+
+async function startBenchEtcd(): Promise<BenchEtcd | undefined> {
+  if (storeKind !== 'etcd') return undefined;
+  if (etcdMembers === 1) {
+    const one = await startEtcd();
+    return { endpoints: [one.endpoint], stop: () => one.stop() };
+  }
+  const cluster = await startEtcdCluster({ size: etcdMembers });
+  return { endpoints: cluster.endpoints, stop: () => cluster.stop() };
+}
 const podsToCreate = Number(process.env['BENCH_PODS'] ?? 12_000);
 
 function pod(i: number): Record<string, unknown> {
@@ -44,9 +63,9 @@ const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d;
  * fsync'd on SQLite; on etcd, the store's compare-and-put transactions against the etcd the server will use
  * (under a prefix of their own, which no watch cache lists).
  */
-async function rawStoreRate(n: number, etcd: TestEtcd | undefined): Promise<number> {
+async function rawStoreRate(n: number, etcd: BenchEtcd | undefined): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-raw-'));
-  const store: Store & { ready(): Promise<void> } = etcd ? new EtcdStore({ endpoints: [etcd.endpoint] }) : new SqliteStore({ path: join(dir, 'state.db') });
+  const store: Store & { ready(): Promise<void> } = etcd ? new EtcdStore({ endpoints: [...etcd.endpoints] }) : new SqliteStore({ path: join(dir, 'state.db') });
   await store.ready();
   const prefix = etcd ? '/bench-raw/pods/default' : '/registry/pods/default';
   const enc = new TextEncoder();
@@ -63,11 +82,11 @@ async function rawStoreRate(n: number, etcd: TestEtcd | undefined): Promise<numb
 }
 
 /** `skiff server` flags that put it on the given etcd (none: SQLite in its data dir). */
-const datastoreArgs = (etcd: TestEtcd | undefined): string[] => (etcd ? ['--datastore-endpoint', etcd.endpoint.replace('http://', 'etcd://')] : []);
+const datastoreArgs = (etcd: BenchEtcd | undefined): string[] => (etcd ? ['--datastore-endpoint', `etcd://${etcd.endpoints.map((e) => e.replace('http://', '')).join(',')}`] : []);
 
 /** Idle memory of a complete server (API, store, scheduler and controller threads), started fresh (on an etcd of its own). */
 async function fullServerIdleRss(): Promise<number> {
-  const etcd = storeKind === 'etcd' ? await startEtcd() : undefined;
+  const etcd = await startBenchEtcd();
   try {
     const full = await startServer(datastoreArgs(etcd));
     try {
@@ -82,7 +101,7 @@ async function fullServerIdleRss(): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const etcd = storeKind === 'etcd' ? await startEtcd() : undefined;
+  const etcd = await startBenchEtcd();
   try {
     await run(etcd);
   } finally {
@@ -90,7 +109,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function run(etcd: TestEtcd | undefined): Promise<void> {
+async function run(etcd: BenchEtcd | undefined): Promise<void> {
   const raw = await rawStoreRate(podsToCreate, etcd);
 
   const t0 = performance.now();
@@ -170,6 +189,7 @@ async function run(etcd: TestEtcd | undefined): Promise<void> {
     process.stdout.write(JSON.stringify({
       bench: 'api',
       store: storeKind,
+      ...(etcd ? { etcd_members: etcdMembers } : {}),
       clients,
       pods: podsToCreate,
       creates_per_s: Math.round(creates),
