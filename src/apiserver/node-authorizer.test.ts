@@ -3,15 +3,27 @@ import assert from 'node:assert/strict';
 import { authorizeNode } from './node-authorizer.js';
 import type { AuthorizationRequest } from './server.js';
 import type { ResourceRequest } from './request-info.js';
+import type { Pod } from 'kubernetes-types/core/v1.js';
 
 const node = { name: 'system:node:n1', groups: ['system:nodes', 'system:authenticated'] };
+const podsOf = (nodeName: string, spec: Record<string, unknown>): Pod => ({ metadata: { name: `p-${nodeName}`, namespace: 'default' }, spec: { nodeName, containers: [], ...spec } });
+const pods: Pod[] = [
+  podsOf('n1', {
+    imagePullSecrets: [{ name: 'pull' }],
+    volumes: [{ name: 'v', secret: { secretName: 'vol' } }, { name: 'p', projected: { sources: [{ secret: { name: 'proj' } }] } }],
+    containers: [{ name: 'c', env: [{ name: 'E', valueFrom: { secretKeyRef: { name: 'env', key: 'k' } } }], envFrom: [{ secretRef: { name: 'envfrom' } }] }],
+    initContainers: [{ name: 'i', envFrom: [{ secretRef: { name: 'init' } }] }],
+  }),
+  podsOf('n2', { volumes: [{ name: 'v', secret: { secretName: 'theirs' } }] }),
+];
 const req = (verb: string, info: Partial<ResourceRequest>, existing?: unknown, user = node): AuthorizationRequest => ({
   user, verb, info: { kind: 'resource', group: '', version: 'v1', resource: 'pods', legacyWatch: false, ...info }, existing: async () => existing,
+  pods: (ns) => pods.filter((p) => p.metadata?.namespace === ns),
 });
 
 describe('node authorization', () => {
   it('lets a node read, and write its own Node, Lease, events and the pods bound to it', async () => {
-    assert.equal(await authorizeNode(req('list', { resource: 'secrets', namespace: 'x' })), undefined);
+    assert.equal(await authorizeNode(req('list', { resource: 'configmaps', namespace: 'x' })), undefined);
     assert.equal(await authorizeNode(req('patch', { resource: 'nodes', name: 'n1', subresource: 'status' })), undefined);
     assert.equal(await authorizeNode(req('create', { resource: 'nodes' })), undefined);
     assert.equal(await authorizeNode(req('update', { group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-node-lease', name: 'n1' })), undefined);
@@ -32,6 +44,17 @@ describe('node authorization', () => {
       assert.match((await authorizeNode(req('create', { namespace: 'default', name: 'p', subresource: sub }, { spec: { nodeName: 'n1' } })))!, new RegExp(`may not open pods/${sub}`));
       assert.match((await authorizeNode(req('get', { namespace: 'default', name: 'p', subresource: sub })))!, /may not open/, 'a GET (WebSocket) too');
     }
+  });
+
+  it('lets a node get only the Secrets its own pods use', async () => {
+    for (const name of ['pull', 'vol', 'proj', 'env', 'envfrom', 'init']) {
+      assert.equal(await authorizeNode(req('get', { resource: 'secrets', namespace: 'default', name })), undefined, name);
+    }
+    assert.match((await authorizeNode(req('get', { resource: 'secrets', namespace: 'default', name: 'theirs' })))!, /no relationship found between node 'n1' and this object/);
+    assert.match((await authorizeNode(req('get', { resource: 'secrets', namespace: 'kube-system', name: 'bootstrap-token-abcdef' })))!, /no relationship found/);
+    assert.match((await authorizeNode(req('get', { resource: 'secrets', namespace: 'other', name: 'vol' })))!, /no relationship found/, 'a namesake in another namespace');
+    assert.match((await authorizeNode(req('list', { resource: 'secrets', namespace: 'default' })))!, /can only get individual resources/);
+    assert.match((await authorizeNode(req('watch', { resource: 'secrets' })))!, /can only get individual resources/);
   });
 
   it('leaves other users to other rules', async () => {

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Node, Secret } from 'kubernetes-types/core/v1.js';
 import { ApiError, badRequest, unauthorized } from '../api/status.js';
@@ -11,6 +10,9 @@ import { bootstrapSecretName, checkBootstrapToken } from '../api/bootstrap-token
 import type { Logger } from '../util/log.js';
 import { readBody, sendError, sendJSON } from './http.js';
 import type { ClusterCA } from './pki.js';
+import { JOINED_NODES_GROUP, type NodeRevocations } from './node-revocations.js';
+
+export { JOINED_NODES_GROUP, NodeRevocations } from './node-revocations.js';
 
 /** What a joining node asks for. */
 export interface JoinRequest {
@@ -27,44 +29,13 @@ export interface JoinResponse {
 }
 
 export const JOIN_PATH = '/skiff/v1/join';
-/** The group of credentials issued by joining: only those are revoked with their Node (the server's own agent re-registers as kubelet does). */
-export const JOINED_NODES_GROUP = 'skiff:joined-nodes';
 export const CACERTS_PATH = '/cacerts';
-
-/**
- * Revoked node credentials: deleting a Node revokes every certificate issued to it before that moment,
- * as a node's removal should (kubelet credentials outliving their Node are a known upstream gap). Kept
- * in a file of the server's, so a restart does not bring revoked nodes back.
- */
-export class NodeRevocations {
-  readonly #revokedAt = new Map<string, number>();
-  readonly #file: string;
-
-  constructor(file: string) {
-    this.#file = file;
-    if (existsSync(file)) {
-      for (const [node, at] of Object.entries(JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>)) this.#revokedAt.set(node, at);
-    }
-  }
-
-  revoke(node: string, at: number): void {
-    // Certificates carry whole seconds: one issued in this same second after the deletion stays valid.
-    this.#revokedAt.set(node, Math.floor(at / 1000) * 1000);
-    writeFileSync(this.#file, JSON.stringify(Object.fromEntries(this.#revokedAt)), { mode: 0o600 });
-  }
-
-  /** For the API server's authentication: a joined node's certificate issued before its Node was deleted. */
-  revoked(user: string, groups: readonly string[], notBefore: number): boolean {
-    if (!user.startsWith('system:node:') || !groups.includes(JOINED_NODES_GROUP)) return false;
-    const at = this.#revokedAt.get(user.slice('system:node:'.length));
-    return at !== undefined && notBefore < at;
-  }
-}
 
 /**
  * Joins nodes (`skiff agent --token`): checks the bootstrap token against its Secret, refuses a name an
  * existing Node holds, and issues the node's credentials from the cluster CA. Its own calls go through
- * the API like any client's; it watches Nodes to revoke the credentials of deleted ones.
+ * the API like any client's; it watches Nodes to revoke the credentials of deleted ones (every server does, and
+ * records them in the cluster: see node-revocations.ts).
  */
 export class NodeJoinService {
   readonly #nodes: Informer<Node & KubeObject>;
@@ -74,14 +45,22 @@ export class NodeJoinService {
     this.#nodes.addHandlers({
       delete: (n) => {
         const name = n.metadata.name ?? '';
-        o.log.info('node deleted: its credentials are revoked', { node: name });
-        o.revocations.revoke(name, Date.now());
+        o.log.info('node deleted: its credentials are revoked', { node: name, uid: n.metadata.uid });
+        o.revocations.revoke(name, Date.now(), n.metadata.uid);
       },
     });
   }
 
-  start(): Promise<void> { return this.#nodes.start(); }
-  stop(): void { this.#nodes.stop(); }
+  /** Resolves once the cluster's revocations and its Nodes are read. */
+  async start(): Promise<void> {
+    await this.o.revocations.start(this.o.client);
+    await this.#nodes.start();
+  }
+
+  stop(): void {
+    this.#nodes.stop();
+    this.o.revocations.stop();
+  }
 
   /** The extra routes for the API server. */
   routes(): Map<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>> {

@@ -2,8 +2,10 @@ import https from 'node:https';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { AddressInfo } from 'node:net';
 import type { Store } from '../store/store.js';
+import { EndpointsReconciler } from './endpoints-reconciler.js';
 import { WatchCache } from '../store/watch-cache.js';
 import type { ResourceDefinition } from '../api/resource.js';
 import { builtinResources } from '../api/kinds/index.js';
@@ -68,6 +70,8 @@ export interface AuthorizationRequest {
   readonly info: ResourceRequest;
   /** The stored object a write on a named object would change, when there is one. */
   readonly existing: () => Promise<unknown>;
+  /** The pods of a namespace, as this server's cache holds them. */
+  readonly pods: (namespace: string) => readonly Pod[];
 }
 
 export type Authorizer = (r: AuthorizationRequest) => Promise<string | undefined>;
@@ -98,6 +102,7 @@ export class ApiServer {
   readonly #compactor: Compactor;
   #server: http.Server | undefined;
   #allocator: ServiceAllocator | undefined;
+  #endpoints: EndpointsReconciler | undefined;
   #ready = false;
   #address = '';
 
@@ -186,16 +191,13 @@ export class ApiServer {
       apiVersion: 'v1', kind: 'Service', metadata: { name: 'kubernetes', namespace: 'default', labels },
       spec: { type: 'ClusterIP', clusterIP: this.#allocator?.firstIP, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: port }], sessionAffinity: 'None' },
     });
-    const endpoints = this.restStore('', 'v1', 'endpoints')!;
-    const subsets = [{ addresses: [{ ip: this.#opts.advertiseAddress }], ports: [{ name: 'https', port, protocol: 'TCP' }] }];
-    const o = { dryRun: false, fieldManager: 'skiff', fieldValidation: 'Strict' as const, warnings: [] };
-    await endpoints.guaranteedUpdate('default', 'kubernetes', o, (cur) => ({ ...cur, subsets }), {
-      onMissing: () => endpoints.createDecoded({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } }, subsets }, o),
-    });
+    this.#endpoints = new EndpointsReconciler({ store: this.#opts.store, endpoints: this.restStore('', 'v1', 'endpoints')!, ip: this.#opts.advertiseAddress, port, log: this.#log });
+    await this.#endpoints.start();
   }
 
   async close(): Promise<void> {
     this.#ready = false;
+    await this.#endpoints?.stop();
     this.#compactor.stop();
     for (const c of this.#caches.values()) c.stop();
     if (this.#server) {
@@ -330,6 +332,7 @@ export class ApiServer {
     const reason = await this.#opts.authorize!({
       user, verb, info,
       existing: async () => (store && info.name ? store.get(info.namespace, info.name).catch(() => undefined) : undefined),
+      pods: (namespace) => (this.#caches.get('/registry/pods/')?.list(`/registry/pods/${namespace}/`) ?? []).map((e) => e.obj as Pod),
     });
     if (reason === undefined) return;
     req.resume();

@@ -12,14 +12,17 @@ import { CACERTS_PATH, JOIN_PATH, type JoinRequest, type JoinResponse } from '..
 import { createLogger, type Logger } from '../util/log.js';
 import { agentPreflight, buildAgent, importDroppedImages, killAll } from './agent-setup.js';
 import { parseByteQuantity, parseDuration } from './server.js';
+import { ServerBalancer } from '../client/server-balancer.js';
+import { loadKnownServers, ServerDiscovery } from '../client/server-discovery.js';
+import { parseServerList } from './server-urls.js';
 
 const help = `skiff agent — join a cluster as a node and run its pods
 
 Usage:
-  skiff agent --server https://HOST:6443 --token TOKEN [flags]
+  skiff agent --server https://HOST:6443[,https://HOST2:6443…] --token TOKEN [flags]
 
 Flags:
-  --server URL              the cluster's API server
+  --server URL[,URL…]       the cluster's API server(s); the agent learns the others from the cluster and fails over between them
   --token TOKEN             a join token (the server's <data-dir>/token, or \`skiff token create\`)
   --token-file FILE         read the token from a file
   --node-name NAME          this node's name (default: the hostname)
@@ -33,7 +36,8 @@ Flags:
   --container-log-max-size Q, --container-log-max-files N   log rotation (default 10Mi, 5)
   --node-status-update-frequency DUR   how often the node's Lease is renewed and its status posted (default 10s)
 
-Credentials obtained by joining are kept in <data-dir>/credentials: later starts need no token.
+Credentials obtained by joining are kept in <data-dir>/credentials: later starts need no token. The agent
+reaches the API through a load balancer on 127.0.0.1 that follows the healthy servers (kept in <data-dir>/servers.json).
 `;
 
 interface Credentials extends JoinResponse { readonly server: string; readonly nodeName: string }
@@ -157,7 +161,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      server: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, 'node-name': { type: 'string' }, 'node-ip': { type: 'string' },
+      server: { type: 'string', multiple: true, default: [] }, token: { type: 'string' }, 'token-file': { type: 'string' }, 'node-name': { type: 'string' }, 'node-ip': { type: 'string' },
       'data-dir': { type: 'string', default: '/var/lib/skiff-agent' }, 'root-dir': { type: 'string', default: '/var/lib/kubelet' },
       'pod-log-dir': { type: 'string', default: '/var/log/pods' }, 'kubelet-port': { type: 'string', default: '10250' },
       'max-pods': { type: 'string', default: '110' }, 'node-label': { type: 'string', multiple: true, default: [] },
@@ -188,27 +192,31 @@ export async function runAgent(argv: string[]): Promise<number> {
   const problems = await agentPreflight();
   if (problems.length > 0) throw new Error(`the node agent cannot run on this machine:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 
+  const configured = parseServerList(values.server ?? []);
+  const serversFile = join(dataDir, 'servers.json');
   let creds: Credentials | undefined = existsSync(credsFile) ? JSON.parse(readFileSync(credsFile, 'utf8')) as Credentials : undefined;
-  if (creds && (creds.nodeName !== nodeName || (values.server && creds.server !== values.server))) {
+  const known = [...new Set([...configured, ...loadKnownServers(serversFile), ...(creds ? [creds.server] : [])])];
+  if (creds && (creds.nodeName !== nodeName || (configured.length > 0 && !configured.some((u) => known.includes(u))))) {
     throw new Error(`${credsFile} holds the credentials of node "${creds.nodeName}" at ${creds.server}: use another --data-dir for another node or cluster`);
   }
   let nodeIP = values['node-ip'];
   if (!creds) {
-    const server = values.server;
-    if (!server) throw new Error('--server is required to join a cluster');
+    if (configured.length === 0) throw new Error('--server is required to join a cluster');
     const token = values.token ?? (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : undefined);
     if (!token) throw new Error('--token (or --token-file) is required to join a cluster');
-    const joined = await untilReachable(() => joinCluster(server.replace(/\/+$/, ''), token, nodeName, nodeIP, log), log);
+    const joined = await untilReachable(() => firstAnswer(configured, (server) => joinCluster(server, token, nodeName, nodeIP, log)), log);
     creds = joined.creds;
     nodeIP ??= joined.localAddress;
     mkdirSync(join(dataDir, 'credentials'), { recursive: true, mode: 0o700 });
     writeFileSync(credsFile, JSON.stringify(creds), { mode: 0o600 });
   } else if (!nodeIP) {
-    const server = creds.server;
-    nodeIP = (await untilReachable(() => fetchUntrusted(`${server}/version`), log)).localAddress;
+    nodeIP = (await untilReachable(() => firstAnswer(known, (server) => fetchUntrusted(`${server}/version`)), log)).localAddress;
   }
-  const access: ClusterAccess = { server: creds.server, ca: creds.ca, cert: creds.client.cert, key: creds.client.key, namespace: 'default', insecureSkipTLSVerify: false };
+  // Every API call of this agent goes through the balancer, so losing a server moves them all to another.
+  const balancer = new ServerBalancer({ servers: known.length > 0 ? known : [creds.server], ca: creds.ca, log: log.with({ component: 'server-balancer' }) });
+  const access: ClusterAccess = { server: await balancer.start(), ca: creds.ca, cert: creds.client.cert, key: creds.client.key, namespace: 'default', insecureSkipTLSVerify: false };
   const client = new RestClient(access, { userAgent: `skiff-agent/v1.32.0 (${nodeName})` });
+  const discovery = new ServerDiscovery({ client, balancer, configured, file: serversFile, log });
   try {
     if ((await client.request('GET', `/api/v1/nodes/${nodeName}`)).status === 401) {
       // Revoked while this agent was down (its Node was deleted): whatever it left running is no longer the cluster's.
@@ -216,6 +224,7 @@ export async function runAgent(argv: string[]): Promise<number> {
       rmSync(join(dataDir, 'credentials'), { recursive: true, force: true });
       throw new Error(`node ${nodeName} was removed from the cluster while this agent was away (its credentials are revoked); its pods are stopped. Join again with --token.`);
     }
+    await discovery.start();
     const podCIDR = await podCIDROf(client, nodeName, log);
     const { agent, client: agentClient, images, streaming } = await buildAgent({
       access, nodeName, dataDir, rootDir: resolve(values['root-dir']!), podLogDir: resolve(values['pod-log-dir']!), podCIDR,
@@ -228,8 +237,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     }, log);
     await importDroppedImages(join(dataDir, 'images-import'), images, log);
     await agent.start();
-    log.info('node ready', { node: nodeName, server: creds.server, podCIDR, address: nodeIP });
-    process.stdout.write(`skiff agent ready — node ${nodeName} (${nodeIP}, pods ${podCIDR}) in the cluster at ${creds.server}\n`);
+    log.info('node ready', { node: nodeName, servers: balancer.servers, podCIDR, address: nodeIP });
+    process.stdout.write(`skiff agent ready — node ${nodeName} (${nodeIP}, pods ${podCIDR}) in the cluster at ${balancer.servers.join(', ')}\n`);
     const why = await new Promise<'signal' | 'revoked'>((resolveStop) => {
       process.once('SIGINT', () => resolveStop('signal'));
       process.once('SIGTERM', () => resolveStop('signal'));
@@ -247,7 +256,24 @@ export async function runAgent(argv: string[]): Promise<number> {
       return 1;
     }
   } finally {
+    discovery.stop();
     client.close();
+    balancer.close();
   }
   return 0;
+}
+
+/** The first server's answer to `fn`, trying them in order; the last failure when none answers. */
+async function firstAnswer<T>(servers: readonly string[], fn: (server: string) => Promise<T>): Promise<T> {
+  let last: unknown;
+  for (const s of servers) {
+    try {
+      return await fn(s);
+    } catch (e) {
+      last = e;
+      // Only unreachable servers are worth skipping; a refusal (a bad token, another cluster's CA) is the answer.
+      if (!/cannot reach the server|no answer within/.test((e as Error).message)) throw e;
+    }
+  }
+  throw last;
 }

@@ -8,14 +8,18 @@ import { runKillAll } from './killall.js';
 import { runAgent } from './agent.js';
 import { runToken } from './token.js';
 import { runEtcdSnapshot } from './etcd-snapshot.js';
+import { runLoadBalancer } from './lb.js';
+import { runEtcdMember } from './etcd-member.js';
 
 const usage = `skiff — a small Kubernetes-compatible orchestrator
 
 Usage:
   skiff server [flags]          run the API server, controllers and scheduler
-  skiff agent --server URL --token T   join a cluster as a node
+  skiff agent --server URL[,URL…] --token T   join a cluster as a node
+  skiff lb [--kubeconfig F]     a local load balancer for kubectl in front of several servers
   skiff token create|list|delete       node join tokens
   skiff etcd-snapshot save|status|restore   back up and restore the etcd datastore
+  skiff etcd-member list|remove NAME        the etcd cluster's members (remove a server's that is gone)
   skiff simulate [flags]        SIMULATION: register nodes that run no containers (for tests and scale)
   skiff explain-pending POD     why a pod is pending, node by node
   skiff what-if -f FILE         where a manifest's pods would land, without creating anything
@@ -32,7 +36,9 @@ async function main(argv: string[]): Promise<number> {
     case 'server': return runServer(rest);
     case 'agent': return runAgent(rest);
     case 'token': return runToken(rest);
+    case 'lb': return runLoadBalancer(rest);
     case 'etcd-snapshot': return runEtcdSnapshot(rest);
+    case 'etcd-member': return runEtcdMember(rest);
     case 'simulate': return runSimulate(rest);
     case 'explain-pending': return runExplainPending(rest);
     case 'what-if': return runWhatIf(rest);

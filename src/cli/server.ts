@@ -232,7 +232,10 @@ export async function runServer(argv: string[]): Promise<number> {
   const kubeletClient = await loadOrIssue(ca, tlsDir, 'apiserver-kubelet-client', { user: KUBELET_CLIENT_NAME, groups: ['system:masters'] }, { client: true });
   // Joining nodes: their routes are filled in once the server runs (the join service talks to it over HTTPS).
   const extraRoutes = new Map<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>();
-  const revocations = new NodeRevocations(join(tlsDir, 'revoked-nodes.json'));
+  // Revoked node credentials are the cluster's (a Secret every server shares), read before the API serves so a
+  // server never lets a revoked node in; a server's old revocation file moves into it.
+  const revocations = await NodeRevocations.load({ store, legacyFile: join(tlsDir, 'revoked-nodes.json'), log: log.with({ component: 'node-revocations' }) })
+    .catch(async (e: unknown) => { await store.close(); throw e; });
   if (managedEtcd) extraRoutes.set(...managedEtcd.joinRoute(join(dataDir, 'token')));
   const server = new ApiServer({
     extraRoutes, certificateRevoked: (user, groups, notBefore) => revocations.revoked(user, groups, notBefore), authorize: authorizeNode,

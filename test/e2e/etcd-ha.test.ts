@@ -11,6 +11,10 @@ import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import { eventually, kubectl, kubectlBin, kubectlOk, SimulatedNodesProcess, type TestServer } from './harness.js';
 import { startSkiffServer } from '../helpers/etcd-skiff.js';
 import { startEtcdCluster, type TestEtcdCluster } from '../helpers/etcd-server.js';
+import { RestClient } from '../../src/client/rest-client.js';
+import { parseJoinToken } from '../../src/api/bootstrap-token.js';
+import { JOIN_PATH, type JoinResponse } from '../../src/apiserver/node-join.js';
+import { REVOKED_NODES_NAMESPACE, REVOKED_NODES_SECRET } from '../../src/apiserver/node-revocations.js';
 
 /** The upstream defaults our LeaderElector uses: a Lease is valid 15 s; candidates retry every 2 s. */
 const leaseDurationMs = 15_000;
@@ -152,5 +156,64 @@ describe('three skiff servers on a three-member etcd cluster', () => {
     assert.equal(current[0]!.spec.replicas, 3);
     assert.equal(current[0]!.status.readyReplicas, 3);
     assert.equal(rs.items.filter((r) => r.spec.template.spec.containers[0]!.image === 'nginx:1.17.8')[0]?.spec.replicas, 0, 'the old ReplicaSet scaled down');
+  });
+  it('deleting a joined node through one server revokes its certificate on every server, one down at the time and one started after included', async () => {
+    // After the kill -9 above: the servers still running.
+    const live = servers.filter((s) => s.proc && s.proc.exitCode === null && s.proc.signalCode === null);
+    assert.ok(live.length >= 2, 'two servers still run');
+    const [via, down] = live as [TestServer, TestServer];
+    const ca = readFileSync(join(via.dataDir, 'tls', 'ca.crt'), 'utf8');
+    const token = parseJoinToken(readFileSync(join(via.dataDir, 'token'), 'utf8'));
+    const clients: RestClient[] = [];
+    const nodeClient = (s: TestServer, creds: JoinResponse): RestClient => {
+      const c = new RestClient({ server: s.url, ca, cert: creds.client.cert, key: creds.client.key, namespace: 'default', insecureSkipTLSVerify: false });
+      clients.push(c);
+      return c;
+    };
+    const statusVia = async (s: TestServer, creds: JoinResponse): Promise<number> => (await nodeClient(s, creds).request('GET', '/api/v1/nodes/revoke-me')).status;
+    // Credentials only: the POST `skiff agent` makes (src/cli/agent.ts joinCluster), through the second server.
+    const joinVia = async (s: TestServer): Promise<JoinResponse> => {
+      const c = new RestClient({ server: s.url, ca, namespace: 'default', insecureSkipTLSVerify: false });
+      clients.push(c);
+      const r = await c.request<JoinResponse>('POST', JOIN_PATH, { body: { nodeName: 'revoke-me', addresses: ['127.0.0.1'] }, headers: { authorization: `Bearer ${token.id}.${token.secret}` } });
+      assert.equal(r.status, 200, `join: ${JSON.stringify(r.body)}`);
+      return r.body;
+    };
+    let late: TestServer | undefined;
+    try {
+      const creds = await joinVia(down);
+      const created = await nodeClient(via, creds).request('POST', '/api/v1/nodes', { body: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'revoke-me' } } });
+      assert.equal(created.status, 201, `the node registers itself: ${JSON.stringify(created.body)}`);
+      for (const s of live) assert.equal(await statusVia(s, creds), 200, `the joined node's certificate works on ${s.url}`);
+      // Revocation has whole-second precision (certificates carry whole seconds): delete in a later second than the join.
+      await new Promise((r) => setTimeout(r, 1100));
+
+      // One server is down when the Node is deleted through another.
+      await down.stop();
+      await kubectlOk(via, ['delete', 'node', 'revoke-me']);
+      const deletedAt = Date.now();
+      for (const s of live.filter((x) => x !== down)) {
+        await eventually(async () => await statusVia(s, creds) === 401, 10_000, `${s.url} to refuse the deleted node's certificate`);
+      }
+      process.stderr.write(`etcd-ha: the deleted node's certificate refused by every running server ${Date.now() - deletedAt} ms after kubectl returned\n`);
+      const secret = JSON.parse(await kubectlOk(via, ['get', 'secret', '-n', REVOKED_NODES_NAMESPACE, REVOKED_NODES_SECRET, '-o', 'json'])) as { data: Record<string, string> };
+      assert.ok(secret.data['revoke-me'], 'the revocation is in the cluster\'s Secret');
+
+      // The server that was down refuses it from the moment it is ready, and so does one that never ran before.
+      await down.start();
+      assert.equal(await statusVia(down, creds), 401, 'the restarted server refuses it at once');
+      late = await startSkiffServer(['--datastore-endpoint', etcd.datastoreEndpoint, '--token-file', join(via.dataDir, 'token')]);
+      assert.equal(await statusVia(late, creds), 401, 'a server started after the deletion refuses it at once');
+      const admin = late.client();
+      clients.push(admin);
+      assert.equal((await admin.request('GET', '/api/v1/nodes')).status, 200, 'the admin still gets in');
+
+      // Joining again under that name gets credentials every server takes.
+      const again = await joinVia(late);
+      for (const s of [...live, late]) assert.equal(await statusVia(s, again), 404, `the new certificate works on ${s.url} (no Node yet)`);
+    } finally {
+      for (const c of clients) c.close();
+      await late?.dispose();
+    }
   });
 });

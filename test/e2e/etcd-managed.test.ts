@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { repoRoot } from '../helpers/test-images.js';
 import { Etcd3 } from 'etcd3';
 import { eventually, kubectl, kubectlOk, type TestServer } from './harness.js';
 import { startSkiffServer } from '../helpers/etcd-skiff.js';
@@ -15,6 +17,18 @@ import { freePort } from '../helpers/registry.js';
 const listening = (port: number): Promise<boolean> => new Promise((resolve) => {
   const s = createConnection({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
   s.on('error', () => resolve(false));
+});
+
+const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+/** Runs node with `args`, collecting its output. */
+const run = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve, reject) => {
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  p.on('error', reject);
+  p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
 });
 
 describe('managed etcd members: --cluster-init and --server', () => {
@@ -87,5 +101,33 @@ describe('managed etcd members: --cluster-init and --server', () => {
     } finally {
       c.close();
     }
+  });
+
+  it('skiff etcd-member lists the members and removes a gone server\'s (not its own), warning of an even count', async () => {
+    const [s1, , s3] = servers as [TestServer, TestServer, TestServer];
+    const member = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => run([cli, 'etcd-member', ...args, '--data-dir', s1.dataDir, '--etcd-client-port', String(ports[0]!.client)]);
+    const nameOf = (s: TestServer): string => (JSON.parse(readFileSync(join(s.dataDir, 'db', 'etcd-member.json'), 'utf8')) as { name: string }).name;
+    const listed = await member(['list']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^NAME\s+ID\s+STATUS\s+LEARNER\s+PEER URLS\s+CLIENT URLS\n/);
+    for (const s of servers) assert.match(listed.stdout, new RegExp(`^${nameOf(s)}\\s+[0-9a-f]+\\s+started\\s+false\\s+https://`, 'm'));
+
+    const own = await member(['remove', nameOf(s1)]);
+    assert.notEqual(own.code, 0);
+    assert.match(own.stderr, /is the member this command talks to .*run the removal on another server/);
+    const unknown = await member(['remove', 'nobody']);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /no etcd member named "nobody": the members are /);
+
+    // Server 3 is gone for good: stopped, its member removed from server 1.
+    await s3.stop();
+    const removed = await member(['remove', nameOf(s3)]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, new RegExp(`removed etcd member ${nameOf(s3)} \\([0-9a-f]+\\); 2 voting members left`));
+    assert.match(removed.stderr, /WARNING: 2 voting members is an even number/);
+    const after = await member(['list']);
+    assert.equal(after.stdout.trim().split('\n').length, 3, after.stdout);
+    assert.doesNotMatch(after.stdout, new RegExp(nameOf(s3)));
+    await kubectlOk(s1, ['create', 'configmap', 'after-removal']);
   });
 });

@@ -5,46 +5,18 @@
 // node credentials limited to their own node, tokens checked, and a node lost and found again.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestNetwork, type Host } from '../helpers/netns-hosts.js';
-import { repoRoot, testImages } from '../helpers/test-images.js';
+import { skiffCli, startOnHost, stopProc, type Running } from '../helpers/host-process.js';
+import { testImages } from '../helpers/test-images.js';
 import { eventually, kubectlBin } from './harness.js';
 
-const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-
-interface Running { proc: ChildProcess; output: () => string }
-
-function start(net: TestNetwork, host: Host, args: string[], ready: RegExp, what: string): Promise<Running> {
-  const proc = net.spawn(host, process.execPath, [cli, ...args], { SKIFF_LOG_LEVEL: process.env['SKIFF_MULTINODE_LOG_LEVEL'] ?? 'warn' });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not become ready:\n${out}`)), 60_000);
-    const check = (): void => {
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        proc.stdout!.off('data', check);
-        resolve({ proc, output: () => out });
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${what} exited with ${code}:\n${out}`)); });
-  });
-}
-
-function stopProc(p: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-    p.once('exit', () => { clearTimeout(t); resolve(); });
-    p.kill(signal);
-  });
-}
+const cli = skiffCli;
+const start = (net: TestNetwork, host: Host, args: string[], ready: RegExp, what: string): Promise<Running> => startOnHost(net, host, args, ready, what);
 
 describe('several nodes: agents join, pods talk across nodes, node credentials and tokens', () => {
   let net: TestNetwork;
@@ -226,6 +198,13 @@ spec:
       { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Protocol': 'v5.channel.k8s.io' });
     assert.equal(r.status, 403, r.body);
     assert.match(JSON.parse(r.body).message, /cannot create resource "pods\/exec".*may not open pods\/exec sessions/);
+    // Nor into the cluster's Secrets: the join tokens (or any secret no pod of h1 uses) are not a node's to read.
+    const tokenSecret = `bootstrap-token-${readFileSync(join(dir, 'server', 'token'), 'utf8').trim().split('::')[1]!.split('.')[0]}`;
+    r = asNode('GET', `/api/v1/namespaces/kube-system/secrets/${tokenSecret}`, undefined);
+    assert.equal(r.status, 403, r.body);
+    assert.match(JSON.parse(r.body).message, /no relationship found between node 'h1' and this object/);
+    r = asNode('GET', '/api/v1/namespaces/kube-system/secrets', undefined);
+    assert.equal(r.status, 403, r.body);
 
     // Joining: a token of another cluster (its CA hash does not match), an unknown token, an expired one, a name in use.
     const fresh = join(dir, 'h4');
