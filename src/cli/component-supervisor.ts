@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
+import type { LeaderElectionTiming } from '../client/leader-election.js';
 import type { ClusterAccess } from '../client/kubeconfig.js';
 import type { ControllerName } from '../controllers/manager.js';
 import type { ControllerConfig } from '../controllers/controller.js';
@@ -16,6 +17,7 @@ export interface ComponentSpec {
   /** The controllers' settings (`--cluster-cidr`, …). */
   readonly controllerConfig?: ControllerConfig;
   readonly nodeLifecycle?: NodeLifecycleOptions;
+  readonly leaderElection?: LeaderElectionTiming;
   readonly agent?: AgentSettings & { readonly imagesDropDir?: string };
 }
 

@@ -45,10 +45,11 @@ async function run(): Promise<void> {
       client, controllers: spec.controllers, log,
       ...(spec.nodeLifecycle ? { nodeLifecycle: spec.nodeLifecycle } : {}),
       ...(spec.controllerConfig ? { config: spec.controllerConfig } : {}),
+      ...(spec.leaderElection ? { leaderElectionTiming: spec.leaderElection } : {}),
     }).run(stop.signal);
     return;
   }
-  await new LeaderElector(client, { name: 'kube-scheduler', identity: `${hostname()}_${randomUUID()}`, log }).run(
+  await new LeaderElector(client, { name: 'kube-scheduler', identity: `${hostname()}_${randomUUID()}`, log, ...spec.leaderElection }).run(
     (leadership) => new Scheduler({ client, log }).run(leadership), stop.signal);
 }
 

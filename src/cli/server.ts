@@ -12,6 +12,7 @@ import { createLogger } from '../util/log.js';
 import type { ClusterAccess } from '../client/kubeconfig.js';
 import { selectControllers } from '../controllers/manager.js';
 import type { NodeLifecycleOptions } from '../controllers/nodelifecycle/options.js';
+import type { LeaderElectionTiming } from '../client/leader-election.js';
 import { parseQuantity } from '../api/quantity.js';
 import { ComponentSupervisor } from './component-supervisor.js';
 import { ensureServerToken } from './token.js';
@@ -48,6 +49,11 @@ Flags:
   --controllers LIST         controllers to run: '*' (all), 'name' or '-name', comma-separated
                              (deployment, replicaset, garbagecollector, namespace, nodelifecycle,
                              tainteviction, disruption, nodeipam; default '*')
+  --leader-elect-lease-duration DUR
+                             how long the controller manager's and scheduler's Leases last without renewal:
+                             with several servers, the time another takes over after one dies (default 15s)
+  --leader-elect-retry-period DUR
+                             how often a holder renews and candidates retry (default 2s)
   --node-monitor-grace-period DUR
                              how long a node may go without a heartbeat before it is NotReady/Unknown (default 40s)
   --node-monitor-period DUR  how often node health is checked (default 5s)
@@ -95,6 +101,17 @@ export function parseByteQuantity(text: string, flag: string): number {
   }
   if (milli % 1000n !== 0n) throw new Error(`${flag}: "${text}" is not a whole number of bytes`);
   return Number(milli / 1000n);
+}
+
+/** The leader election flags, checked: a retry period must leave time to renew within the lease. */
+function leaderElectionFlags(v: Record<string, string | boolean | string[] | undefined>): LeaderElectionTiming {
+  const leaseDurationMs = parseDuration(String(v['leader-elect-lease-duration']), '--leader-elect-lease-duration');
+  const retryPeriodMs = parseDuration(String(v['leader-elect-retry-period']), '--leader-elect-retry-period');
+  if (!(retryPeriodMs > 0)) throw new Error('--leader-elect-retry-period: must be longer than 0');
+  if (!(leaseDurationMs >= 3 * retryPeriodMs)) {
+    throw new Error(`--leader-elect-lease-duration (${leaseDurationMs / 1000}s) must be at least three retry periods (${3 * retryPeriodMs / 1000}s): a holder renews within two thirds of its lease`);
+  }
+  return { leaseDurationMs, retryPeriodMs };
 }
 
 /** The node lifecycle controller's flags, checked (as kube-controller-manager names them). */
@@ -155,6 +172,8 @@ export async function runServer(argv: string[]): Promise<number> {
       'compaction-interval': { type: 'string', default: '5m' },
       controllers: { type: 'string', multiple: true, default: ['*'] },
       'watch-cache-size': { type: 'string', default: '10000' },
+      'leader-elect-lease-duration': { type: 'string', default: '15s' },
+      'leader-elect-retry-period': { type: 'string', default: '2s' },
       'node-monitor-grace-period': { type: 'string', default: '40s' },
       'node-monitor-period': { type: 'string', default: '5s' },
       'node-startup-grace-period': { type: 'string', default: '1m' },
@@ -227,6 +246,7 @@ export async function runServer(argv: string[]): Promise<number> {
 
   const enabled = selectControllers(values.controllers ?? ['*']);
   const nodeLifecycle = nodeLifecycleFlags(values);
+  const leaderElection = leaderElectionFlags(values);
   const watchCacheSize = Number(values['watch-cache-size']);
   if (!Number.isInteger(watchCacheSize) || watchCacheSize < 1) throw new Error(`--watch-cache-size: "${values['watch-cache-size']}" is not a positive integer`);
   const kubeletClient = await loadOrIssue(ca, tlsDir, 'apiserver-kubelet-client', { user: KUBELET_CLIENT_NAME, groups: ['system:masters'] }, { client: true });
@@ -259,11 +279,11 @@ export async function runServer(argv: string[]): Promise<number> {
   if (enabled.length > 0) {
     const cert = await loadOrIssue(ca, tlsDir, 'controller-manager', { user: 'system:kube-controller-manager', groups: [] }, { client: true });
     components.push(new ComponentSupervisor({ component: 'controller-manager', access: access(cert), userAgent: 'skiff-controller-manager/v1.32.0', controllers: enabled,
-      controllerConfig: { clusterCIDR: values['cluster-cidr']! }, nodeLifecycle }, log));
+      controllerConfig: { clusterCIDR: values['cluster-cidr']! }, nodeLifecycle, leaderElection }, log));
   }
   if (!values['disable-scheduler']) {
     const cert = await loadOrIssue(ca, tlsDir, 'scheduler', { user: 'system:kube-scheduler', groups: [] }, { client: true });
-    components.push(new ComponentSupervisor({ component: 'scheduler', access: access(cert), userAgent: 'skiff-scheduler/v1.32.0' }, log));
+    components.push(new ComponentSupervisor({ component: 'scheduler', access: access(cert), userAgent: 'skiff-scheduler/v1.32.0', leaderElection }, log));
   }
   if (!values['disable-agent']) {
     const problems = await agentPreflight();

@@ -4,6 +4,12 @@ import { silentLogger, type Logger } from '../util/log.js';
 import type { RestClient } from './rest-client.js';
 import { rfc3339Micro } from '../util/time.js';
 
+/** How long a Lease lasts and how often candidates retry (kube-controller-manager's --leader-elect-* flags). */
+export interface LeaderElectionTiming {
+  readonly leaseDurationMs: number;
+  readonly retryPeriodMs: number;
+}
+
 export interface LeaderElectionOptions {
   readonly namespace?: string;
   /** Lease name, e.g. `kube-controller-manager`. */

@@ -16,9 +16,10 @@ import { parseJoinToken } from '../../src/api/bootstrap-token.js';
 import { JOIN_PATH, type JoinResponse } from '../../src/apiserver/node-join.js';
 import { REVOKED_NODES_NAMESPACE, REVOKED_NODES_SECRET } from '../../src/apiserver/node-revocations.js';
 
-/** The upstream defaults our LeaderElector uses: a Lease is valid 15 s; candidates retry every 2 s. */
-const leaseDurationMs = 15_000;
-const retryPeriodMs = 2_000;
+/** Shorter than upstream's 15 s / 2 s (set with --leader-elect-*), so a takeover is quick to wait for. */
+const leaseDurationMs = 6_000;
+const retryPeriodMs = 1_000;
+const leaderElect = ['--leader-elect-lease-duration', `${leaseDurationMs / 1000}s`, '--leader-elect-retry-period', `${retryPeriodMs / 1000}s`];
 
 describe('three skiff servers on a three-member etcd cluster', () => {
   let etcd: TestEtcdCluster;
@@ -33,11 +34,11 @@ describe('three skiff servers on a three-member etcd cluster', () => {
     // "became leader" lines (info) tell which server's component holds a Lease.
     process.env['SKIFF_LOG_LEVEL'] = 'info';
     try {
-      const first = await startSkiffServer(['--datastore-endpoint', etcd.datastoreEndpoint]);
+      const first = await startSkiffServer(['--datastore-endpoint', etcd.datastoreEndpoint, ...leaderElect]);
       cleanups.push(() => first.dispose());
       servers.push(first);
       const token = ['--token-file', join(first.dataDir, 'token')];
-      const rest = await Promise.allSettled([1, 2].map(() => startSkiffServer(['--datastore-endpoint', etcd.datastoreEndpoint, ...token])));
+      const rest = await Promise.allSettled([1, 2].map(() => startSkiffServer(['--datastore-endpoint', etcd.datastoreEndpoint, ...token, ...leaderElect])));
       for (const r of rest) if (r.status === 'fulfilled') { servers.push(r.value); cleanups.push(() => r.value.dispose()); }
       for (const r of rest) if (r.status === 'rejected') throw r.reason;
     } finally {
@@ -115,6 +116,7 @@ describe('three skiff servers on a three-member etcd cluster', () => {
 
   it('kill -9 of the server holding the controller-manager Lease: another takes over within the lease duration, and a rollout completes', async () => {
     const before = await lease(servers[0]!, 'kube-controller-manager');
+    assert.equal(before.spec!.leaseDurationSeconds, leaseDurationMs / 1000, '--leader-elect-lease-duration reached the Lease');
     const victim = holderOf(before.spec!.holderIdentity!)!;
     const survivors = servers.filter((s) => s !== victim);
     const via = survivors[0]!;
@@ -202,7 +204,7 @@ describe('three skiff servers on a three-member etcd cluster', () => {
       // The server that was down refuses it from the moment it is ready, and so does one that never ran before.
       await down.start();
       assert.equal(await statusVia(down, creds), 401, 'the restarted server refuses it at once');
-      late = await startSkiffServer(['--datastore-endpoint', etcd.datastoreEndpoint, '--token-file', join(via.dataDir, 'token')]);
+      late = await startSkiffServer(['--datastore-endpoint', etcd.datastoreEndpoint, '--token-file', join(via.dataDir, 'token'), ...leaderElect]);
       assert.equal(await statusVia(late, creds), 401, 'a server started after the deletion refuses it at once');
       const admin = late.client();
       clients.push(admin);
