@@ -70,12 +70,15 @@ function addLeaves(v: unknown, s: Schema | undefined, prefix: string, out: Set<s
       return;
     case 'struct':
     case 'map': {
-      const entries = nonNull(v as Record<string, unknown>);
-      if (entries.length === 0) {
-        if (prefix !== '') out.add(prefix);
-        return;
+      const o = v as Record<string, unknown>;
+      let empty = true;
+      for (const k in o) {
+        const x = o[k];
+        if (x === null || x === undefined) continue;
+        empty = false;
+        addLeaves(x, fieldSchema(shape.schema, k), join(prefix, `f:${k}`), out);
       }
-      for (const [k, x] of entries) addLeaves(x, fieldSchema(shape.schema, k), join(prefix, `f:${k}`), out);
+      if (empty && prefix !== '') out.add(prefix);
       return;
     }
     case 'setList':
@@ -233,12 +236,14 @@ export function ancestors(key: string): string[] {
   return out;
 }
 
-const member = Symbol('member');
-type Trie = { [el: string]: Trie; [member]?: true };
+type Trie = { [el: string]: Trie };
 
 /** Serialises a set as `fieldsV1` (`{"f:spec":{"f:replicas":{}}}`, `"."` marking a member that also has children). */
 export function toFieldsV1(set: Set<string>): Record<string, unknown> {
   const root: Trie = {};
+  // Members are noted aside, not on the nodes: deleting a marker property afterwards would leave every marked
+  // node a slow dictionary object, for this walk and for every serialisation of the object it ends up in.
+  const members: Trie[] = [];
   for (const key of set) {
     let node = root;
     let start = 0;
@@ -249,17 +254,15 @@ export function toFieldsV1(set: Set<string>): Record<string, unknown> {
       if (nl < 0) break;
       start = nl + 1;
     }
-    node[member] = true;
+    members.push(node);
   }
-  const mark = (node: Trie): void => {
-    let children = false;
-    for (const el in node) { children = true; mark(node[el]!); }
-    if (node[member]) {
-      delete node[member];
-      if (children) node['.'] = {};
+  // `.` goes after a member's children, as the last key.
+  for (const node of members) {
+    for (const _ in node) {
+      node['.'] = {};
+      break;
     }
-  };
-  mark(root);
+  }
   return root;
 }
 

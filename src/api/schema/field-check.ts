@@ -44,31 +44,33 @@ function goType(s: Schema | undefined): string {
 export function checkFields(value: unknown, schema: Schema, prune = false): FieldCheckResult {
   const unknown: string[] = [];
   const typeErrors: string[] = [];
+  const mismatch = (v: unknown, s: Schema | undefined, path: string, owner: string): void => {
+    typeErrors.push(`json: cannot unmarshal ${jsonType(v)} into Go struct field ${owner}${path ? '.' + path : ''} of type ${goType(s)}`);
+  };
   const walk = (v: unknown, s: Schema | undefined, path: string, owner: string): void => {
     if (v === null || v === undefined) return;
     const r = resolve(s);
     if (!r || r['x-kubernetes-preserve-unknown-fields']) return;
-    const mismatch = (): void => {
-      typeErrors.push(`json: cannot unmarshal ${jsonType(v)} into Go struct field ${owner}${path ? '.' + path : ''} of type ${goType(s)}`);
-    };
     if (r['x-kubernetes-int-or-string']) {
-      if (typeof v !== 'string' && typeof v !== 'number') mismatch();
+      if (typeof v !== 'string' && typeof v !== 'number') mismatch(v, s, path, owner);
       return;
     }
     switch (r.type) {
-      case 'string': if (typeof v !== 'string') mismatch(); return;
-      case 'integer': if (typeof v !== 'number' || !Number.isInteger(v)) mismatch(); return;
-      case 'number': if (typeof v !== 'number') mismatch(); return;
-      case 'boolean': if (typeof v !== 'boolean') mismatch(); return;
+      case 'string': if (typeof v !== 'string') mismatch(v, s, path, owner); return;
+      case 'integer': if (typeof v !== 'number' || !Number.isInteger(v)) mismatch(v, s, path, owner); return;
+      case 'number': if (typeof v !== 'number') mismatch(v, s, path, owner); return;
+      case 'boolean': if (typeof v !== 'boolean') mismatch(v, s, path, owner); return;
       case 'array':
-        if (!Array.isArray(v)) { mismatch(); return; }
-        v.forEach((item, i) => walk(item, r.items, `${path}[${i}]`, owner));
+        if (!Array.isArray(v)) { mismatch(v, s, path, owner); return; }
+        for (let i = 0; i < v.length; i++) walk(v[i], r.items, `${path}[${i}]`, owner);
         return;
       case 'object': {
-        if (!isPlainObject(v)) { mismatch(); return; }
+        if (!isPlainObject(v)) { mismatch(v, s, path, owner); return; }
         const name = typeNameOf(s);
         const nextOwner = name ? name.slice(name.lastIndexOf('.') + 1) : owner;
-        for (const [k, fv] of Object.entries(v)) {
+        // (Removing the field in hand while enumerating is safe: only fields not yet visited would be skipped.)
+        for (const k in v) {
+          const fv = v[k];
           const child = path ? `${path}.${k}` : k;
           if (r.properties && Object.prototype.hasOwnProperty.call(r.properties, k)) walk(fv, r.properties[k], child, nextOwner);
           else if (r.additionalProperties && typeof r.additionalProperties === 'object') walk(fv, r.additionalProperties, child, nextOwner);

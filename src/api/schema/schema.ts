@@ -38,14 +38,21 @@ export function refName(ref: string): string {
   return ref.slice(ref.lastIndexOf('/') + 1);
 }
 
+/** What each schema resolves to: every decode, validation and field-ownership walk asks for every node it visits. */
+const resolved = new WeakMap<Schema, Schema | null>();
+
 /** Follows `$ref` and single-element `allOf` wrappers to the schema that describes the value. */
 export function resolve(s: Schema | undefined): Schema | undefined {
-  let cur = s;
+  if (!s) return undefined;
+  const known = resolved.get(s);
+  if (known !== undefined) return known ?? undefined;
+  let cur: Schema | undefined = s;
   for (let i = 0; cur && i < 8; i++) {
     if (cur.$ref) cur = schemas()[refName(cur.$ref)];
     else if (cur.allOf && cur.allOf.length === 1) cur = cur.allOf[0];
     else break;
   }
+  resolved.set(s, cur ?? null);
   return cur;
 }
 
