@@ -48,7 +48,9 @@ Flags:
   --disable-scheduler        do not run the scheduler
   --controllers LIST         controllers to run: '*' (all), 'name' or '-name', comma-separated
                              (deployment, replicaset, garbagecollector, namespace, nodelifecycle,
-                             tainteviction, disruption, nodeipam; default '*')
+                             tainteviction, disruption, nodeipam, podgc; default '*')
+  --terminated-pod-gc-threshold N
+                             terminated pods kept before the oldest are deleted (default 12500; 0 keeps all)
   --leader-elect-lease-duration DUR
                              how long the controller manager's and scheduler's Leases last without renewal:
                              with several servers, the time another takes over after one dies (default 15s)
@@ -172,6 +174,7 @@ export async function runServer(argv: string[]): Promise<number> {
       'compaction-interval': { type: 'string', default: '5m' },
       controllers: { type: 'string', multiple: true, default: ['*'] },
       'watch-cache-size': { type: 'string', default: '10000' },
+      'terminated-pod-gc-threshold': { type: 'string', default: '12500' },
       'leader-elect-lease-duration': { type: 'string', default: '15s' },
       'leader-elect-retry-period': { type: 'string', default: '2s' },
       'node-monitor-grace-period': { type: 'string', default: '40s' },
@@ -247,6 +250,8 @@ export async function runServer(argv: string[]): Promise<number> {
   const enabled = selectControllers(values.controllers ?? ['*']);
   const nodeLifecycle = nodeLifecycleFlags(values);
   const leaderElection = leaderElectionFlags(values);
+  const terminatedPodThreshold = Number(values['terminated-pod-gc-threshold']);
+  if (!Number.isInteger(terminatedPodThreshold) || terminatedPodThreshold < 0) throw new Error(`--terminated-pod-gc-threshold: "${values['terminated-pod-gc-threshold']}" is not a whole number`);
   const watchCacheSize = Number(values['watch-cache-size']);
   if (!Number.isInteger(watchCacheSize) || watchCacheSize < 1) throw new Error(`--watch-cache-size: "${values['watch-cache-size']}" is not a positive integer`);
   const kubeletClient = await loadOrIssue(ca, tlsDir, 'apiserver-kubelet-client', { user: KUBELET_CLIENT_NAME, groups: ['system:masters'] }, { client: true });
@@ -279,7 +284,7 @@ export async function runServer(argv: string[]): Promise<number> {
   if (enabled.length > 0) {
     const cert = await loadOrIssue(ca, tlsDir, 'controller-manager', { user: 'system:kube-controller-manager', groups: [] }, { client: true });
     components.push(new ComponentSupervisor({ component: 'controller-manager', access: access(cert), userAgent: 'skiff-controller-manager/v1.32.0', controllers: enabled,
-      controllerConfig: { clusterCIDR: values['cluster-cidr']! }, nodeLifecycle, leaderElection }, log));
+      controllerConfig: { clusterCIDR: values['cluster-cidr']!, podGC: { terminatedPodThreshold } }, nodeLifecycle, leaderElection }, log));
   }
   if (!values['disable-scheduler']) {
     const cert = await loadOrIssue(ca, tlsDir, 'scheduler', { user: 'system:kube-scheduler', groups: [] }, { client: true });

@@ -4,6 +4,7 @@ import type { EventRecorder } from '../client/event-recorder.js';
 import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import type { NodeLifecycleOptions } from './nodelifecycle/options.js';
+import type { PodGCOptions } from './podgc/pod-gc-controller.js';
 
 /** What every controller gets from the controller manager. */
 export interface ControllerContext {
@@ -24,6 +25,8 @@ export interface ControllerConfig {
   readonly clusterCIDR?: string;
   /** `--node-cidr-mask-size` (default 24). */
   readonly nodeCIDRMaskSize?: number;
+  /** The pod garbage collector's `--terminated-pod-gc-threshold` (and, for tests, its period and quarantine). */
+  readonly podGC?: PodGCOptions;
 }
 
 /**

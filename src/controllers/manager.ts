@@ -15,10 +15,11 @@ import { NodeIpamController } from './nodeipam/node-ipam-controller.js';
 import { NodeLifecycleController } from './nodelifecycle/node-lifecycle-controller.js';
 import { TaintEvictionController } from './tainteviction/taint-eviction-controller.js';
 import { DisruptionController } from './disruption/disruption-controller.js';
+import { PodGCController } from './podgc/pod-gc-controller.js';
 import type { NodeLifecycleOptions } from './nodelifecycle/options.js';
 
 /** Every controller skiff has, by the name `--controllers` uses. */
-export const controllerNames = ['deployment', 'replicaset', 'garbagecollector', 'namespace', 'nodelifecycle', 'tainteviction', 'disruption', 'nodeipam'] as const;
+export const controllerNames = ['deployment', 'replicaset', 'garbagecollector', 'namespace', 'nodelifecycle', 'tainteviction', 'disruption', 'nodeipam', 'podgc'] as const;
 export type ControllerName = (typeof controllerNames)[number];
 
 const constructors: Record<ControllerName, (ctx: ControllerContext) => Controller> = {
@@ -30,6 +31,7 @@ const constructors: Record<ControllerName, (ctx: ControllerContext) => Controlle
   tainteviction: (ctx) => new TaintEvictionController(ctx),
   disruption: (ctx) => new DisruptionController(ctx),
   nodeipam: (ctx) => new NodeIpamController(ctx),
+  podgc: (ctx) => new PodGCController(ctx, ctx.config?.podGC),
 };
 
 /** Reads kube-controller-manager style `--controllers` values: `*`, `name`, `-name`. */
