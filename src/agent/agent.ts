@@ -135,7 +135,10 @@ export class Agent {
     await this.#status.register();
     this.#status.start();
     if (o.podRoutes !== false) {
-      this.#routes = new NodeRoutes({ client: o.client, nodeName: o.nodeName, address: o.address, podCIDR: o.podCIDR, log: this.#log });
+      this.#routes = new NodeRoutes({
+        client: o.client, nodeName: o.nodeName, address: o.address, podCIDR: o.podCIDR, log: this.#log,
+        onPeerPodCIDRs: async (cidrs) => { await o.network.setPeerPodCIDRs?.(cidrs); },
+      });
       await this.#routes.start();
     }
 

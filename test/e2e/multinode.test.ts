@@ -168,6 +168,12 @@ spec:
       else assert.match(route, /dev skv[0-9a-f]{10}/, route);
     }
     assert.match(kubectlOk(['get', 'node', 'h3', '-o', 'jsonpath={.metadata.annotations.skiff\\.io/vtep-mac}']), /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+    // Pod to pod across nodes keeps the caller's address (no masquerade inside the cluster): nginx logs the client pod.
+    const clientIP = kubectlOk(['get', 'pod', 'client', '-o', 'jsonpath={.status.podIP}']);
+    for (const p of pods.filter((x) => x.spec.nodeName !== 'h1')) {
+      const log = kubectlOk(['logs', p.metadata.name]);
+      assert.match(log, new RegExp(`^${clientIP.replace(/\./g, '\\.')} - - .*"GET / HTTP/1.0" 200`, 'm'), `${p.metadata.name} on ${p.spec.nodeName} saw the client pod ${clientIP}:\n${log}`);
+    }
   });
 
   it('a node\'s credentials reach only its own node\'s pods; bad tokens and taken names are refused with a clear message', async () => {

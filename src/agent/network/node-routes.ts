@@ -14,6 +14,8 @@ export interface NodeRoutesOptions {
   /** This node's address (the VXLAN endpoint's local address) and pod CIDR. */
   readonly address: string;
   readonly podCIDR: string;
+  /** Told the other nodes' pod CIDRs after every sync (the pod network exempts them from masquerade). */
+  readonly onPeerPodCIDRs?: (cidrs: readonly string[]) => Promise<void>;
   readonly log?: Logger;
 }
 
@@ -75,11 +77,13 @@ export class NodeRoutes {
 
   async #sync(): Promise<void> {
     const want = new Map<string, Route>();
+    const peers: string[] = [];
     let vtepPublished = false;
     for (const n of this.#inf.list()) {
       if (n.metadata.name === this.#o.nodeName) continue;
       const ip = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
       const cidrs = (n.spec?.podCIDRs?.length ? n.spec.podCIDRs : n.spec?.podCIDR ? [n.spec.podCIDR] : []).filter((c) => !c.includes(':'));
+      peers.push(...cidrs);
       if (!ip || ip.includes(':') || cidrs.length === 0) continue;
       if (await directlyReachable(ip)) {
         for (const c of cidrs) want.set(c, { kind: 'direct', via: ip });
@@ -108,6 +112,7 @@ export class NodeRoutes {
       this.#installed.delete(cidr);
       this.#log.info('route removed: the node is gone', { podCIDR: cidr });
     }
+    await this.#o.onPeerPodCIDRs?.(peers);
   }
 
   async #remove(cidr: string, route: Route): Promise<void> {

@@ -61,6 +61,9 @@ export class CniPodNetwork implements PodNetwork {
   /** Operations queued or running per id; garbage collection leaves busy ids alone. */
   readonly #pending = new Map<string, number>();
   #conflistWritten: Promise<void> | undefined;
+  /** The other nodes' pod CIDRs, exempt from masquerade. */
+  #peers: readonly string[] = [];
+  #masquerading: Promise<void> = Promise.resolve();
 
   constructor(opts: CniPodNetworkOptions) {
     if (!NAME_RE.test(opts.networkName) || opts.networkName === LOOPBACK_NETWORK) {
@@ -254,6 +257,21 @@ export class CniPodNetwork implements PodNetwork {
     if (exists || podCached || reserved) this.#log.info('sandbox network down', { id });
   }
 
+  async setPeerPodCIDRs(cidrs: readonly string[]): Promise<void> {
+    const next = [...new Set(cidrs)].sort();
+    if (next.join() === this.#peers.join()) return;
+    this.#peers = next;
+    // Before the first pod the rules do not exist yet: writing the network installs them with these peers.
+    if (this.#conflistWritten) await this.#applyMasquerade();
+  }
+
+  /** One rule update at a time, each with the peers current when it runs. */
+  #applyMasquerade(): Promise<void> {
+    const run = this.#masquerading.then(() => ensureMasquerade(this.networkName, this.podCidr, this.#peers, this.#log));
+    this.#masquerading = run.catch(() => {});
+    return run;
+  }
+
   async #writeConflist(): Promise<void> {
     this.#conflistWritten ??= (async () => {
       const dir = join(this.#stateDir, 'net.d');
@@ -265,7 +283,7 @@ export class CniPodNetwork implements PodNetwork {
         await writeFile(tmp, JSON.stringify(body, null, 2) + '\n');
         await rename(tmp, join(dir, name));
       }
-      await ensureMasquerade(this.networkName, this.podCidr, this.#log);
+      await this.#applyMasquerade();
     })().catch((e: unknown) => {
       this.#conflistWritten = undefined;
       throw e;

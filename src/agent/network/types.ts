@@ -38,4 +38,6 @@ export interface PodNetwork {
   status(id: string): SandboxNetwork | undefined;
   /** Removes namespaces, IPAM reservations, cached results and iptables rules of sandboxes not in `live`. */
   garbageCollect(live: ReadonlySet<string>): Promise<void>;
+  /** The other nodes' pod CIDRs: traffic to them is routed, not masqueraded. */
+  setPeerPodCIDRs?(cidrs: readonly string[]): Promise<void>;
 }

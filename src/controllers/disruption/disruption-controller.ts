@@ -34,6 +34,7 @@ export class DisruptionController implements Controller {
   readonly #rs: Informer<RS>;
   readonly #deploys: Informer<D>;
   readonly #queue: WorkQueue<string>;
+  readonly #selectors = new WeakMap<PDB, Selector>();
 
   constructor(ctx: ControllerContext) {
     this.#ctx = ctx;
@@ -60,7 +61,14 @@ export class DisruptionController implements Controller {
   }
 
   #selector(b: PDB): Selector {
-    try { return fromLabelSelector(b.spec?.selector); } catch { return Selector.nothing(); }
+    // Every pod event asks every budget of its namespace: parse each budget's selector once per version of it
+    // (the informer hands out a new object when a budget changes).
+    let s = this.#selectors.get(b);
+    if (!s) {
+      try { s = fromLabelSelector(b.spec?.selector); } catch { s = Selector.nothing(); }
+      this.#selectors.set(b, s);
+    }
+    return s;
   }
 
   /** Budgets covering the pod are re-counted. */
