@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { ApiServer } from './server.js';
-import { endpointSubsets, serverURLs } from './endpoints-reconciler.js';
+import { endpointSubsets } from './endpoints-reconciler.js';
+import { serverURLs } from '../client/server-discovery.js';
 import type { KubeObject } from '../api/types.js';
 
 describe('the kubernetes Endpoints list every live API server', () => {

@@ -132,14 +132,3 @@ export function endpointSubsets(leases: readonly ServerLease[]): EndpointSubset[
 function sameSubsets(cur: KubeObject, subsets: EndpointSubset[]): boolean {
   return JSON.stringify((cur as { subsets?: unknown }).subsets ?? []) === JSON.stringify(subsets);
 }
-
-/** The API server URLs an Endpoints object lists. */
-export function serverURLs(ep: { subsets?: readonly EndpointSubset[] }): string[] {
-  const urls: string[] = [];
-  for (const s of ep.subsets ?? []) {
-    const port = s.ports?.find((p) => p.name === 'https')?.port ?? s.ports?.[0]?.port;
-    if (!port) continue;
-    for (const a of s.addresses ?? []) urls.push(`https://${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${port}`);
-  }
-  return urls;
-}

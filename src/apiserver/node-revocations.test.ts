@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Secret } from 'kubernetes-types/core/v1.js';
@@ -124,10 +124,33 @@ describe('node revocations shared through the cluster', () => {
   it('moves a server\'s old revocation file into the cluster, and removes it', async () => {
     const file = join(dir, 'revoked-nodes.json');
     writeFileSync(file, JSON.stringify({ old1: t0 }));
-    const r = await NodeRevocations.load({ store, legacyFile: file });
+    const r = await NodeRevocations.load({ store, pendingFile: file });
     assert.equal(r.revoked('system:node:old1', joined, t0 - 5000), true, 'before the API serves');
     await start(r);
     await eventually(() => r.written && !existsSync(file), 'the migration');
     assert.deepEqual((await stored()).get('old1'), { at: t0 });
+  });
+
+  it('keeps a revocation on disk until the Secret has it, so a crash before the write loses none', async () => {
+    const file = join(dir, 'pending.json');
+    // Not started: no API to write to, as during an outage.
+    const r = new NodeRevocations({ pendingFile: file });
+    r.revoke('crash1', t0, 'uid-c');
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { crash1: t0 });
+    // The next start reads it back and writes it to the cluster.
+    const next = await NodeRevocations.load({ store, pendingFile: file });
+    assert.equal(next.revoked('system:node:crash1', joined, t0 - 5000), true);
+    await start(next);
+    await eventually(() => next.written && !existsSync(file), 'the pending revocation written');
+    assert.equal((await stored()).get('crash1')?.at, t0);
+  });
+
+  it('a deleted Secret is written back: revoked credentials stay refused', async () => {
+    const a = await start(new NodeRevocations());
+    a.revoke('gone1', t0, 'uid-g');
+    await eventually(() => a.written, 'the write');
+    assert.equal((await client().request('DELETE', `/api/v1/namespaces/${REVOKED_NODES_NAMESPACE}/secrets/${REVOKED_NODES_SECRET}`)).status, 200);
+    await eventually(async () => (await stored()).get('gone1')?.at === t0, 'the Secret written back');
+    assert.equal(a.revoked('system:node:gone1', joined, t0 - 5000), true);
   });
 });

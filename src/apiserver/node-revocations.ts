@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Secret } from 'kubernetes-types/core/v1.js';
 import type { Status } from 'kubernetes-types/meta/v1.js';
 import type { KubeObject } from '../api/types.js';
@@ -68,8 +68,8 @@ export function mergeRevocation(existing: Revocation | undefined, incoming: Revo
   return incoming.at > existing.at ? incoming : undefined;
 }
 
-/** The revocation file servers kept before revocations moved into the cluster: node name → ms. */
-function readLegacyFile(file: string): Map<string, Revocation> {
+/** The server's file of revocations (node name → ms): those not yet in the Secret, or an older server's whole list. */
+function readPendingFile(file: string): Map<string, Revocation> {
   const out = new Map<string, Revocation>();
   if (!existsSync(file)) return out;
   let entries: Record<string, unknown>;
@@ -96,25 +96,26 @@ export class NodeRevocations {
   /** Of those, the ones not yet written to the Secret. */
   readonly #unwritten = new Map<string, Revocation>();
   readonly #log: Logger;
-  readonly #legacyFile: string | undefined;
+  readonly #pendingFile: string | undefined;
   #client: RestClient | undefined;
   #informer: Informer<Secret & KubeObject> | undefined;
   #flushing = false;
   #stopped = false;
   #wake: (() => void) | undefined;
 
-  constructor(o: { log?: Logger; legacyFile?: string } = {}) {
+  constructor(o: { log?: Logger; pendingFile?: string } = {}) {
     this.#log = o.log ?? silentLogger;
-    this.#legacyFile = o.legacyFile;
-    if (o.legacyFile) for (const [node, r] of readLegacyFile(o.legacyFile)) this.#record(node, r);
+    this.#pendingFile = o.pendingFile;
+    if (o.pendingFile) for (const [node, r] of readPendingFile(o.pendingFile)) this.#record(node, r);
   }
 
   /**
    * Before the API serves: the cluster's revocations read straight from the store (the informer needs the API up,
-   * and a server must not let a revoked node in meanwhile), and the entries of a server's old revocation file, which
+   * and a server must not let a revoked node in meanwhile), and the entries of the server's file (revocations it had not
+   * written yet, or an older server's whole list), which
    * `start` then moves into the cluster's Secret.
    */
-  static async load(o: { store: Store; legacyFile?: string; log?: Logger }): Promise<NodeRevocations> {
+  static async load(o: { store: Store; pendingFile?: string; log?: Logger }): Promise<NodeRevocations> {
     const r = new NodeRevocations(o);
     const key = `${secrets.storagePrefix}${REVOKED_NODES_NAMESPACE}/${REVOKED_NODES_SECRET}`;
     let kv: KV | undefined;
@@ -131,7 +132,7 @@ export class NodeRevocations {
   async start(client: RestClient): Promise<void> {
     this.#client = client;
     this.#informer = new Informer<Secret & KubeObject>(client, { path: SECRETS_PATH, fieldSelector: `metadata.name=${REVOKED_NODES_SECRET}`, log: this.#log });
-    this.#informer.addHandlers({ add: (s) => this.#adopt(s), update: (_, s) => this.#adopt(s), delete: () => this.#adopt(undefined) });
+    this.#informer.addHandlers({ add: (s) => this.#adopt(s), update: (_, s) => this.#adopt(s), delete: () => this.#restore() });
     await this.#informer.start();
     if (this.#unwritten.size === 0) this.#migrated();
     else this.#flush();
@@ -146,7 +147,31 @@ export class NodeRevocations {
   /** A Node was deleted at `at`: its joined certificates issued before then are refused, here at once, everywhere once written. */
   revoke(node: string, at: number, uid?: string): void {
     this.#record(node, { at, ...(uid ? { uid } : {}) });
+    this.#savePending();
     this.#flush();
+  }
+
+  /**
+   * The Secret was deleted: its revocations stand (a revoked certificate never needs to work again — its node joins
+   * anew with a newer one), so this server writes back what it knew.
+   */
+  #restore(): void {
+    this.#log.error('the revoked nodes Secret was deleted: writing its revocations back (joined nodes get new credentials by joining again; old ones stay refused)', { secret: `${REVOKED_NODES_NAMESPACE}/${REVOKED_NODES_SECRET}` });
+    for (const [node, r] of this.#shared) this.#record(node, r);
+    this.#savePending();
+    this.#flush();
+  }
+
+  /** Revocations not yet in the Secret are kept in the server's file too, so a crash before the write loses none. */
+  #savePending(): void {
+    if (!this.#pendingFile || this.#unwritten.size === 0) return;
+    try {
+      const tmp = `${this.#pendingFile}.tmp`;
+      writeFileSync(tmp, JSON.stringify(Object.fromEntries([...this.#unwritten].map(([node, r]) => [node, r.at]))), { mode: 0o600 });
+      renameSync(tmp, this.#pendingFile);
+    } catch (e) {
+      this.#log.warn('cannot keep the pending node revocations on disk', { file: this.#pendingFile, err: e as Error });
+    }
   }
 
   /** For the API server's authentication: a joined node's certificate issued before its Node was deleted. */
@@ -237,10 +262,10 @@ export class NodeRevocations {
     }
   }
 
-  /** Once the old file's entries are in the cluster's Secret, the file has no further use. */
+  /** Once the file's entries are in the cluster's Secret, the file has no further use. */
   #migrated(): void {
-    if (!this.#legacyFile || !existsSync(this.#legacyFile)) return;
-    rmSync(this.#legacyFile, { force: true });
-    this.#log.info('node revocations moved from this server\'s file into the cluster', { file: this.#legacyFile, secret: `${REVOKED_NODES_NAMESPACE}/${REVOKED_NODES_SECRET}` });
+    if (!this.#pendingFile || !existsSync(this.#pendingFile)) return;
+    rmSync(this.#pendingFile, { force: true });
+    this.#log.info('node revocations moved from this server\'s file into the cluster', { file: this.#pendingFile, secret: `${REVOKED_NODES_NAMESPACE}/${REVOKED_NODES_SECRET}` });
   }
 }

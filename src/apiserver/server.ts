@@ -103,6 +103,7 @@ export class ApiServer {
   #server: http.Server | undefined;
   #allocator: ServiceAllocator | undefined;
   #endpoints: EndpointsReconciler | undefined;
+  #storeCheck: { at: number; ok: Promise<boolean> } | undefined;
   #ready = false;
   #address = '';
 
@@ -282,6 +283,13 @@ export class ApiServer {
       case '/version': return sendJSON(res, 200, serverVersion);
       case '/healthz': case '/livez': case '/readyz':
         if (!this.#ready) throw serviceUnavailable('not ready');
+        // Ready includes the store, as kube-apiserver's etcd check: a server cut off from its datastore should
+        // lose its clients to one that is not (the agents' load balancers follow /readyz).
+        if (path === '/readyz' && !(await this.#storeReachable())) {
+          res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+          res.end('[-]etcd failed: reason withheld\nreadyz check failed\n');
+          return;
+        }
         res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
         res.end('ok');
         return;
@@ -319,6 +327,18 @@ export class ApiServer {
       store: (g, v, r) => this.#stores.get(`${g}/${v}/${r}`),
       ...(this.#opts.kubeletClient ? { kubeletClient: this.#opts.kubeletClient } : {}),
     });
+  }
+
+  /** Whether the store answered a read of its revision within 2 s; one check serves every probe within a second. */
+  #storeReachable(): Promise<boolean> {
+    const now = this.#clock.now();
+    if (this.#storeCheck && now - this.#storeCheck.at < 1000) return this.#storeCheck.ok;
+    const ok = Promise.race([
+      this.#opts.store.currentRev().then(() => true, () => false),
+      new Promise<boolean>((resolve) => this.#clock.setTimeout(() => resolve(false), 2000)),
+    ]);
+    this.#storeCheck = { at: now, ok };
+    return ok;
   }
 
   /** Asks the authorizer; a refusal is upstream's 403 wording with the authorizer's reason. */

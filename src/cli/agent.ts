@@ -42,6 +42,9 @@ reaches the API through a load balancer on 127.0.0.1 that follows the healthy se
 
 interface Credentials extends JoinResponse { readonly server: string; readonly nodeName: string }
 
+/** The server did not answer at all (down, or the network not up yet): worth waiting for, or trying another. */
+class ServerUnreachableError extends Error {}
+
 /**
  * Retries `fn` while the server cannot be reached (it may be starting, or the network not up yet), as
  * k3s's agent waits for its server; any other failure (a refused token, a wrong CA) is final.
@@ -52,7 +55,7 @@ async function untilReachable<T>(fn: () => Promise<T>, log: Logger): Promise<T> 
     try {
       return await fn();
     } catch (e) {
-      if (!/cannot reach the server|no answer within/.test((e as Error).message)) throw e;
+      if (!(e instanceof ServerUnreachableError)) throw e;
       if (Date.now() - lastLog > 10_000) {
         log.warn('waiting for the server', { err: e as Error });
         lastLog = Date.now();
@@ -71,12 +74,13 @@ function fetchUntrusted(url: string): Promise<{ body: string; localAddress: stri
       let body = '';
       res.on('data', (d: Buffer) => { body += d.toString(); });
       res.on('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`${url}: HTTP ${res.statusCode}`));
+        // A server answering 5xx is starting or without its store: as good as unreachable for now.
+        if (res.statusCode !== 200) reject(new ((res.statusCode ?? 0) >= 500 ? ServerUnreachableError : Error)(`${url}: HTTP ${res.statusCode}`));
         else resolveFetch({ body, localAddress });
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within 10 s`)));
-    req.on('error', (e) => reject(new Error(`cannot reach the server at ${url}: ${e.message}`)));
+    req.on('timeout', () => req.destroy(new ServerUnreachableError(`${url}: no answer within 10 s`)));
+    req.on('error', (e) => reject(e instanceof ServerUnreachableError ? e : new ServerUnreachableError(`cannot reach the server at ${url}: ${e.message}`)));
     req.end();
   });
 }
@@ -92,11 +96,13 @@ function postJoin(server: string, ca: string, bearer: string, body: JoinRequest)
         let parsed: unknown;
         try { parsed = JSON.parse(text); } catch { parsed = undefined; }
         if (res.statusCode === 200 && parsed) return resolveJoin(parsed as JoinResponse);
-        reject(new Error(`the server refused to join this node: ${(parsed as Status | undefined)?.message ?? `HTTP ${res.statusCode} ${text}`}`));
+        const why = (parsed as Status | undefined)?.message ?? `HTTP ${res.statusCode} ${text}`;
+        if ((res.statusCode ?? 0) >= 500) reject(new ServerUnreachableError(`the server at ${server} cannot join nodes now: ${why}`));
+        else reject(new Error(`the server refused to join this node: ${why}`));
       });
     });
     req.on('timeout', () => req.destroy(new Error('no answer to the join request within 30 s')));
-    req.on('error', (e) => reject(new Error(`cannot join: ${e.message}`)));
+    req.on('error', (e) => reject(new ServerUnreachableError(`cannot join through ${server}: ${e.message}`)));
     req.end(JSON.stringify(body));
   });
 }
@@ -195,8 +201,10 @@ export async function runAgent(argv: string[]): Promise<number> {
   const configured = parseServerList(values.server ?? []);
   const serversFile = join(dataDir, 'servers.json');
   let creds: Credentials | undefined = existsSync(credsFile) ? JSON.parse(readFileSync(credsFile, 'utf8')) as Credentials : undefined;
-  const known = [...new Set([...configured, ...loadKnownServers(serversFile), ...(creds ? [creds.server] : [])])];
-  if (creds && (creds.nodeName !== nodeName || (configured.length > 0 && !configured.some((u) => known.includes(u))))) {
+  // A data dir belongs to one node of one cluster: the servers asked for must include one it has known.
+  const previous = creds ? [creds.server, ...loadKnownServers(serversFile)] : [];
+  const known = [...new Set([...configured, ...previous])];
+  if (creds && (creds.nodeName !== nodeName || (configured.length > 0 && !configured.some((u) => previous.includes(u))))) {
     throw new Error(`${credsFile} holds the credentials of node "${creds.nodeName}" at ${creds.server}: use another --data-dir for another node or cluster`);
   }
   let nodeIP = values['node-ip'];
@@ -272,7 +280,7 @@ async function firstAnswer<T>(servers: readonly string[], fn: (server: string) =
     } catch (e) {
       last = e;
       // Only unreachable servers are worth skipping; a refusal (a bad token, another cluster's CA) is the answer.
-      if (!/cannot reach the server|no answer within/.test((e as Error).message)) throw e;
+      if (!(e instanceof ServerUnreachableError)) throw e;
     }
   }
   throw last;

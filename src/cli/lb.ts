@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { loadKubeconfig } from '../client/kubeconfig.js';
@@ -19,13 +20,13 @@ answering its health checks, connections move to another — kubectl through the
 It writes a copy of the kubeconfig pointing at itself (the same credentials: TLS still ends at the servers).
 
 Usage:
-  skiff lb [--kubeconfig FILE] [--server URL[,URL…]] [--port 6443] [--write-kubeconfig FILE]
+  skiff lb [--kubeconfig FILE] [--server URL[,URL…]] [--port 6444] [--write-kubeconfig FILE]
 
 Flags:
   --kubeconfig FILE         the kubeconfig to balance (default: $KUBECONFIG, the server's, ~/.kube/config)
   --server URL[,URL…]       more servers to start with
-  --port N                  the local port (default 6443; 0 picks one)
-  --write-kubeconfig FILE   where the kubeconfig through the balancer goes (default: next to the one given, lb-kubeconfig.yaml)
+  --port N                  the local port (default 6444, beside a local server's 6443; 0 picks one)
+  --write-kubeconfig FILE   where the kubeconfig through the balancer goes (default ~/.kube/skiff-lb.yaml)
 `;
 
 /** `skiff lb`: runs until interrupted. */
@@ -33,7 +34,7 @@ export async function runLoadBalancer(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      kubeconfig: { type: 'string' }, server: { type: 'string', multiple: true, default: [] }, port: { type: 'string', default: '6443' },
+      kubeconfig: { type: 'string' }, server: { type: 'string', multiple: true, default: [] }, port: { type: 'string', default: '6444' },
       'write-kubeconfig': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -46,7 +47,7 @@ export async function runLoadBalancer(argv: string[]): Promise<number> {
   const source = resolveKubeconfig(values.kubeconfig);
   const access = loadKubeconfig(source);
   if (!access.ca) throw new Error(`kubeconfig ${source}: the balancer needs the cluster's CA (certificate-authority-data) to check the servers' health`);
-  const out = resolve(values['write-kubeconfig'] ?? join(dirname(source), 'lb-kubeconfig.yaml'));
+  const out = resolve(values['write-kubeconfig'] ?? join(homedir(), '.kube', 'skiff-lb.yaml'));
   const knownFile = `${out}.servers.json`;
   mkdirSync(dirname(out), { recursive: true });
   const configured = [...new Set([access.server.replace(/\/+$/, ''), ...parseServerList(values.server ?? [])])];

@@ -259,7 +259,7 @@ export async function runServer(argv: string[]): Promise<number> {
   const extraRoutes = new Map<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>();
   // Revoked node credentials are the cluster's (a Secret every server shares), read before the API serves so a
   // server never lets a revoked node in; a server's old revocation file moves into it.
-  const revocations = await NodeRevocations.load({ store, legacyFile: join(tlsDir, 'revoked-nodes.json'), log: log.with({ component: 'node-revocations' }) })
+  const revocations = await NodeRevocations.load({ store, pendingFile: join(tlsDir, 'revoked-nodes.json'), log: log.with({ component: 'node-revocations' }) })
     .catch(async (e: unknown) => { await store.close(); throw e; });
   if (managedEtcd) extraRoutes.set(...managedEtcd.joinRoute(join(dataDir, 'token')));
   const server = new ApiServer({

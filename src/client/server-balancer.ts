@@ -14,6 +14,8 @@ export interface ServerBalancerOptions {
   readonly healthIntervalMs?: number;
   /** Deadline of one connection attempt or health check (default 2 s). */
   readonly timeoutMs?: number;
+  /** Failed checks or connection attempts in a row that take a server out of rotation (default 3; a refused connection at once). */
+  readonly failureThreshold?: number;
   readonly log: Logger;
 }
 
@@ -22,14 +24,20 @@ interface Backend {
   readonly host: string;
   readonly port: number;
   healthy: boolean;
+  /** Failures in a row since the last success. */
+  failures: number;
   readonly conns: Set<Socket>;
 }
+
+/** Errors that mean nothing listens there (the process is gone), not merely a slow or lossy path. */
+const definitive = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /**
  * A client-side load balancer for several API servers (k3s's agent has one): a TCP proxy on loopback that
  * sends every connection to one server, the active one, while it passes its health checks, and moves to the
- * next healthy one when it fails — closing the connections to the failed server, so open watches end and
- * their informers reconnect through the balancer to a server that answers. TLS passes through untouched:
+ * next healthy one when it fails — a refused connection, or a few failures in a row (one slow answer right
+ * after a failover must not bounce everyone again) — closing the connections to the failed server, so open
+ * watches end and their informers reconnect through the balancer to a server that answers. TLS passes through untouched:
  * clients still verify the server's certificate (servers include 127.0.0.1 among their names) and present
  * their own.
  */
@@ -39,6 +47,8 @@ export class ServerBalancer {
   #active: Backend | undefined;
   #server: Server | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Client connections still waiting for a server. */
+  readonly #pending = new Set<Socket>();
   #closed = false;
 
   constructor(o: ServerBalancerOptions) {
@@ -86,7 +96,7 @@ export class ServerBalancer {
       const old = this.#backends.find((b) => b.url === url);
       if (old) { next.push(old); continue; }
       const u = new URL(url);
-      next.push({ url, host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 443), healthy: true, conns: new Set() });
+      next.push({ url, host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 443), healthy: true, failures: 0, conns: new Set() });
     }
     for (const b of this.#backends) if (!next.includes(b)) this.#drop(b);
     this.#backends = next;
@@ -107,35 +117,49 @@ export class ServerBalancer {
 
   async #accept(client: Socket): Promise<void> {
     client.on('error', () => client.destroy());
-    for (const b of this.#candidates()) {
-      if (client.destroyed || this.#closed) return;
-      const upstream = await this.#dial(b);
-      if (!upstream) {
-        this.#markDown(b, 'connection failed');
-        continue;
+    this.#pending.add(client);
+    try {
+      for (const b of this.#candidates()) {
+        if (client.destroyed || this.#closed) return;
+        const dialed = await this.#dial(b);
+        if ('error' in dialed) {
+          this.#fail(b, `connection failed: ${dialed.error}`, definitive.has(dialed.error));
+          continue;
+        }
+        const upstream = dialed.socket;
+        // The list may have changed, or the balancer closed, while we dialled.
+        // (A connection accepted proves the port open, not the server healthy: only checks clear failures.)
+        if (client.destroyed || this.#closed || !this.#backends.includes(b)) { upstream.destroy(); continue; }
+        if (this.#active !== b && !this.#active?.healthy) this.#activate(b);
+        b.conns.add(client);
+        const done = (): void => { b.conns.delete(client); client.destroy(); upstream.destroy(); };
+        upstream.on('error', done).on('close', done);
+        client.on('close', done);
+        client.pipe(upstream).pipe(client);
+        client.resume();
+        return;
       }
-      if (client.destroyed) { upstream.destroy(); return; }
-      if (this.#active !== b && !this.#active?.healthy) this.#activate(b);
-      b.conns.add(client);
-      const done = (): void => { b.conns.delete(client); client.destroy(); upstream.destroy(); };
-      upstream.on('error', done).on('close', done);
-      client.on('close', done);
-      client.pipe(upstream).pipe(client);
-      client.resume();
-      return;
+      if (!client.destroyed) this.#o.log.warn('no API server reachable for a connection', { servers: this.servers });
+      client.destroy();
+    } finally {
+      this.#pending.delete(client);
     }
-    this.#o.log.warn('no API server reachable for a connection', { servers: this.servers });
-    client.destroy();
   }
 
-  #dial(b: Backend): Promise<Socket | undefined> {
+  #dial(b: Backend): Promise<{ socket: Socket } | { error: string }> {
     return new Promise((resolve) => {
       const s = connect({ host: b.host, port: b.port, noDelay: true });
-      const fail = (): void => { s.destroy(); resolve(undefined); };
-      s.setTimeout(this.#o.timeoutMs ?? 2000, fail);
+      const fail = (e?: NodeJS.ErrnoException): void => { s.destroy(); resolve({ error: e?.code ?? 'ETIMEDOUT' }); };
+      s.setTimeout(this.#o.timeoutMs ?? 2000, () => fail());
       s.once('error', fail);
-      s.once('connect', () => { s.setTimeout(0); s.off('error', fail); resolve(s); });
+      s.once('connect', () => { s.setTimeout(0); s.off('error', fail); resolve({ socket: s }); });
     });
+  }
+
+  /** A failure of `b`: out of rotation once definitive, or after enough in a row. */
+  #fail(b: Backend, why: string, isDefinitive: boolean): void {
+    b.failures++;
+    if (isDefinitive || b.failures >= (this.#o.failureThreshold ?? 3)) this.#markDown(b, why);
   }
 
   #markDown(b: Backend, why: string): void {
@@ -160,8 +184,9 @@ export class ServerBalancer {
     await Promise.all(this.#backends.map(async (b) => {
       const ok = await this.#check(b);
       if (this.#closed) return;
-      if (!ok) this.#markDown(b, 'health check failed');
-      else if (!b.healthy) {
+      if (!ok) { this.#fail(b, 'health check failed', false); return; }
+      b.failures = 0;
+      if (!b.healthy) {
         b.healthy = true;
         this.#o.log.info('API server back in rotation', { server: b.url });
         if (!this.#active?.healthy) this.#activate(b);
@@ -185,6 +210,7 @@ export class ServerBalancer {
     this.#closed = true;
     clearInterval(this.#timer);
     for (const b of this.#backends) this.#drop(b);
+    for (const c of this.#pending) c.destroy();
     this.#server?.close();
   }
 }

@@ -162,11 +162,17 @@ describe('skiff on a three-member etcd cluster: member failures, quorum loss, a 
       assert.notEqual(consistent.code, 0);
       assert.match(consistent.stderr, /InternalError.*etcd unavailable/);
       assert.equal(watch.proc.exitCode, null, 'the watch stays open');
+      // Not ready without its store (as kube-apiserver's etcd check), so load balancers send clients elsewhere; alive still.
+      const ready = await c.request<string>('GET', '/readyz', { raw: true });
+      assert.equal(ready.status, 500);
+      assert.match(ready.body, /\[-\]etcd failed/);
+      assert.equal((await c.request('GET', '/livez')).status, 200);
 
       await Promise.all(lost.map((m) => m.start()));
       lost.length = 0;
       await etcd.waitHealthy();
       await eventually(async () => (await kubectl(s1, ['-n', 'q', 'create', 'configmap', 'after-quorum', '--from-literal=a=2'])).code === 0, 20_000, 'writes with quorum back');
+      await eventually(async () => (await c.request('GET', '/readyz')).status === 200, 5000, 'ready again');
       await eventually(() => watch.seen().includes('ADDED after-quorum'), 10_000, `the open watch to deliver the new write (saw ${JSON.stringify(watch.seen())})`);
       assert.equal(await kubectlOk(s1, ['-n', 'q', 'get', 'configmap', 'after-quorum', '-o', 'jsonpath={.data.a}']), '2');
       // The controllers (their Lease renewals failed meanwhile) act again.

@@ -42,6 +42,8 @@ describe('PodGC', () => {
     await node('alive', true);
     await node('down', false, [OUT_OF_SERVICE_TAINT]);
     await node('doomed', true);
+    await node('flaky', true);
+    await pod('on-flaky', 'flaky');
     await pod('on-alive', 'alive');
     await pod('on-doomed', 'doomed');
     await pod('on-down', 'down');
@@ -83,6 +85,16 @@ describe('PodGC', () => {
     assert.equal(failed.status?.conditions?.find((x) => x.type === 'DisruptionTarget')?.message, 'PodGC: node no longer exists');
     assert.equal(seen.at(-1)?.type, 'DELETED');
     assert.ok(await exists('on-alive'));
+  });
+
+  it('a node deleted and registered again within the quarantine keeps its pods', async () => {
+    await c.call('DELETE', '/api/v1/nodes/flaky');
+    await new Promise((r) => setTimeout(r, quarantineMs / 3));
+    await node('flaky', true);
+    await new Promise((r) => setTimeout(r, quarantineMs * 3));
+    const p = await c.call<Pod>('GET', podPath('on-flaky'));
+    assert.equal(p.status?.phase, 'Running');
+    assert.equal(p.metadata?.deletionTimestamp, undefined);
   });
 
   it('a terminating pod on a not-Ready node tainted out-of-service is force-deleted; one on a live node waits for its agent', async () => {

@@ -48,21 +48,32 @@ export class PodGCController implements Controller {
   async run(signal: AbortSignal): Promise<void> {
     await Promise.all([this.#pods.waitForSync(), this.#nodes.waitForSync()]);
     while (!signal.aborted) {
-      await this.gc().catch((e: unknown) => this.#ctx.log.warn('pod garbage collection failed; next round retries', { err: e as Error }));
+      await this.gc();
       await new Promise<void>((resolve) => {
-        const t = this.#ctx.clock.setTimeout(resolve, this.#o.periodMs);
-        signal.addEventListener('abort', () => { t.cancel(); resolve(); }, { once: true });
+        const wake = (): void => { t.cancel(); signal.removeEventListener('abort', wake); resolve(); };
+        const t = this.#ctx.clock.setTimeout(wake, this.#o.periodMs);
+        signal.addEventListener('abort', wake);
       });
     }
   }
 
-  /** One round. */
+  /** One round. Each pod stands alone, as upstream's: one that cannot be collected is logged and tried next round. */
   async gc(): Promise<void> {
     const pods = this.#pods.list();
-    for (const p of terminatedBeyond(pods, this.#o.terminatedPodThreshold)) await this.#delete(p as P, 'terminated pods beyond the threshold');
+    for (const p of terminatedBeyond(pods, this.#o.terminatedPodThreshold)) await this.#each(p as P, 'terminated pods beyond the threshold', () => this.#delete(p as P, 'terminated pods beyond the threshold'));
     await this.#gcOrphaned(pods);
-    for (const p of unscheduledTerminating(pods)) await this.#markFailedAndDelete(p as P, undefined, 'terminating and never scheduled');
-    for (const p of terminatingOutOfService(pods, (n) => this.#nodes.get(n))) await this.#markFailedAndDelete(p as P, undefined, 'terminating on an out-of-service node');
+    for (const p of unscheduledTerminating(pods)) await this.#each(p as P, 'terminating and never scheduled', (why) => this.#markFailedAndDelete(p as P, undefined, why));
+    for (const p of terminatingOutOfService(pods, (n) => this.#nodes.get(n))) await this.#each(p as P, 'terminating on an out-of-service node', (why) => this.#markFailedAndDelete(p as P, undefined, why));
+  }
+
+  /** Runs `fn` for one pod; false when it failed (logged). */
+  async #each(pod: P, why: string, fn: (why: string) => Promise<boolean | void>): Promise<boolean> {
+    try {
+      return (await fn(why)) !== false;
+    } catch (e) {
+      this.#ctx.log.warn('PodGC could not collect a pod; the next round tries again', { pod: objectKey(pod.metadata), why, err: e as Error });
+      return false;
+    }
   }
 
   async #gcOrphaned(pods: readonly P[]): Promise<void> {
@@ -75,30 +86,32 @@ export class PodGCController implements Controller {
       if (now - since < this.#o.quarantineMs) continue;
       // The informer may lag: only the API's own 404 makes the node gone.
       const path = resourcePath({ group: '', version: 'v1', plural: 'nodes', name: node });
-      const r = await this.#ctx.client.request('GET', path);
-      if (r.status !== 404) continue;
-      for (const p of pods) {
-        if (p.spec?.nodeName !== node) continue;
-        await this.#markFailedAndDelete(p, disruptionTarget('DeletionByPodGC', 'PodGC: node no longer exists'), `its node ${node} no longer exists`);
-      }
-      this.#missingSince.delete(node);
+      const r = await this.#ctx.client.request('GET', path).catch(() => undefined);
+      if (r?.status !== 404) continue;
+      const why = `its node ${node} no longer exists`;
+      const condition = disruptionTarget('DeletionByPodGC', 'PodGC: node no longer exists');
+      // (The quarantine is over for this node until it reappears: pods left over are tried again next round.)
+      for (const p of pods) if (p.spec?.nodeName === node) await this.#each(p, why, () => this.#markFailedAndDelete(p, condition, why));
     }
   }
 
-  /** Upstream's markFailedAndDeletePodWithCondition: a pod not yet terminal gets phase Failed (and the condition), then a forced delete. */
-  async #markFailedAndDelete(pod: P, condition: PodCondition | undefined, why: string): Promise<void> {
+  /**
+   * Upstream's markFailedAndDeletePodWithCondition: a pod not yet terminal gets phase Failed (and the condition), then a
+   * forced delete. False when the pod changed meanwhile (the next round sees it as it is now).
+   */
+  async #markFailedAndDelete(pod: P, condition: PodCondition | undefined, why: string): Promise<boolean> {
     if (!isPodTerminal(pod)) {
       const path = `${resourcePath({ group: '', version: 'v1', plural: 'pods', namespace: pod.metadata.namespace, name: pod.metadata.name })}/status`;
       const status = structuredClone(pod.status ?? {}) as PodStatus & { phase?: string };
       status.phase = 'Failed';
       if (condition) updatePodCondition(status, condition, this.#ctx.clock.now());
       const r = await this.#ctx.client.request('PUT', path, { body: { ...pod, status } });
-      if (r.status === 404) return;
-      // A conflict means the pod changed since the informer saw it: the next round looks again.
-      if (r.status === 409) return;
+      if (r.status === 404) return true;
+      if (r.status === 409) return false;
       if (r.status !== 200) throw new ApiRequestError(r.status, r.body as never, 'PUT', path);
     }
     await this.#delete(pod, why);
+    return true;
   }
 
   async #delete(pod: P, why: string): Promise<void> {

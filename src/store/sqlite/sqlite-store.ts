@@ -161,7 +161,7 @@ export class SqliteStore implements Store {
                            FROM log l LEFT JOIN log p ON p.id = l.prev_revision AND p.deleted = 0
                            WHERE l.id > ? AND l.id <= ? AND l.name >= ? AND l.name < ? ORDER BY l.id LIMIT ?`),
       expiredLeases: db.prepare(`SELECT id FROM leases WHERE expires_at <= ?`),
-      keysOfLease: db.prepare(`SELECT name FROM current WHERE lease = ?`),
+      keysOfLease: db.prepare(`SELECT name, id FROM current WHERE lease = ?`),
     };
   }
 
@@ -397,7 +397,8 @@ export class SqliteStore implements Store {
       const expired = this.#stmt('expiredLeases').all(this.#clock.now()) as { id: number }[];
       const deletes: Promise<unknown>[] = [];
       for (const { id } of expired) {
-        for (const { name } of this.#stmt('keysOfLease').all(id) as { name: string }[]) deletes.push(this.delete(name).catch(() => {}));
+        // At the version read: a key moved onto another lease meanwhile (renewed) must not go with this one.
+        for (const { name, id: modRev } of this.#stmt('keysOfLease').all(id) as { name: string; id: number }[]) deletes.push(this.delete(name, modRev).catch(() => {}));
       }
       await Promise.all(deletes);
       for (const { id } of expired) if (!this.#closed) await this.#ask({ type: 'dropLease', lease: id });
