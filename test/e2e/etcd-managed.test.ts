@@ -6,10 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { repoRoot } from '../helpers/test-images.js';
 import { Etcd3 } from 'etcd3';
-import { eventually, kubectl, kubectlOk, type TestServer } from './harness.js';
+import { eventually, kubectl, kubectlOk, runSkiff, type TestServer } from './harness.js';
 import { startSkiffServer } from '../helpers/etcd-skiff.js';
 import { freePort } from '../helpers/registry.js';
 
@@ -17,18 +15,6 @@ import { freePort } from '../helpers/registry.js';
 const listening = (port: number): Promise<boolean> => new Promise((resolve) => {
   const s = createConnection({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
   s.on('error', () => resolve(false));
-});
-
-const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-/** Runs node with `args`, collecting its output. */
-const run = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => new Promise((resolve, reject) => {
-  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  p.on('error', reject);
-  p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
 });
 
 describe('managed etcd members: --cluster-init and --server', () => {
@@ -105,7 +91,7 @@ describe('managed etcd members: --cluster-init and --server', () => {
 
   it('skiff etcd-member lists the members and removes a gone server\'s (not its own), warning of an even count', async () => {
     const [s1, , s3] = servers as [TestServer, TestServer, TestServer];
-    const member = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => run([cli, 'etcd-member', ...args, '--data-dir', s1.dataDir, '--etcd-client-port', String(ports[0]!.client)]);
+    const member = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => runSkiff(['etcd-member', ...args, '--data-dir', s1.dataDir, '--etcd-client-port', String(ports[0]!.client)]);
     const nameOf = (s: TestServer): string => (JSON.parse(readFileSync(join(s.dataDir, 'db', 'etcd-member.json'), 'utf8')) as { name: string }).name;
     const listed = await member(['list']);
     assert.equal(listed.code, 0, listed.stderr);

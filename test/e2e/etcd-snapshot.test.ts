@@ -3,29 +3,15 @@
 // server with the old cluster's token: the cluster's objects are back, and the old credentials still work.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { kubectl, kubectlOk, TestServer, type KubectlResult } from './harness.js';
+import { join } from 'node:path';
+import { kubectl, kubectlOk, runSkiff, TestServer } from './harness.js';
 import { startSkiffServer } from '../helpers/etcd-skiff.js';
 import { startEtcd } from '../helpers/etcd-server.js';
 import { freePort } from '../helpers/registry.js';
 
-const cli = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'), 'dist', 'src', 'cli', 'main.js');
-
-function skiff(args: string[]): Promise<KubectlResult> {
-  return new Promise((resolveRun, reject) => {
-    const p = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    p.on('error', reject);
-    p.on('close', (code) => resolveRun({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const skiff = runSkiff;
 
 interface Obj { metadata: { name: string; uid: string; resourceVersion: string }; data?: Record<string, string>; spec?: { replicas?: number } }
 

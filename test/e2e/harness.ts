@@ -273,10 +273,10 @@ export class SimulatedNodesProcess {
   }
 }
 
-/** Runs a `skiff` command (explain-pending, what-if, ...) against a test server. */
-export function skiff(server: TestServer, args: string[]): Promise<KubectlResult> {
+/** Runs `skiff ARGS`, collecting its output (warnings and errors only in its log). */
+export function runSkiff(args: string[]): Promise<KubectlResult> {
   return new Promise((resolveRun, reject) => {
-    const p = spawn(process.execPath, [cli, ...args, '--kubeconfig', server.kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SKIFF_LOG_LEVEL: 'warn' } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -284,4 +284,9 @@ export function skiff(server: TestServer, args: string[]): Promise<KubectlResult
     p.on('error', reject);
     p.on('close', (code) => resolveRun({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/** Runs a `skiff` command (explain-pending, what-if, ...) against a test server. */
+export function skiff(server: TestServer, args: string[]): Promise<KubectlResult> {
+  return runSkiff([...args, '--kubeconfig', server.kubeconfig]);
 }
