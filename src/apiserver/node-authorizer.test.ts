@@ -10,8 +10,14 @@ const podsOf = (nodeName: string, spec: Record<string, unknown>): Pod => ({ meta
 const pods: Pod[] = [
   podsOf('n1', {
     imagePullSecrets: [{ name: 'pull' }],
-    volumes: [{ name: 'v', secret: { secretName: 'vol' } }, { name: 'p', projected: { sources: [{ secret: { name: 'proj' } }] } }],
-    containers: [{ name: 'c', env: [{ name: 'E', valueFrom: { secretKeyRef: { name: 'env', key: 'k' } } }], envFrom: [{ secretRef: { name: 'envfrom' } }] }],
+    volumes: [
+      { name: 'v', secret: { secretName: 'vol' } }, { name: 'p', projected: { sources: [{ secret: { name: 'proj' } }, { configMap: { name: 'cm-proj' } }] } },
+      { name: 'cm', configMap: { name: 'cm-vol' } },
+    ],
+    containers: [{
+      name: 'c', env: [{ name: 'E', valueFrom: { secretKeyRef: { name: 'env', key: 'k' } } }, { name: 'F', valueFrom: { configMapKeyRef: { name: 'cm-env', key: 'k' } } }],
+      envFrom: [{ secretRef: { name: 'envfrom' } }, { configMapRef: { name: 'cm-envfrom' } }],
+    }],
     initContainers: [{ name: 'i', envFrom: [{ secretRef: { name: 'init' } }] }],
   }),
   podsOf('n2', { volumes: [{ name: 'v', secret: { secretName: 'theirs' } }] }),
@@ -23,7 +29,7 @@ const req = (verb: string, info: Partial<ResourceRequest>, existing?: unknown, u
 
 describe('node authorization', () => {
   it('lets a node read, and write its own Node, Lease, events and the pods bound to it', async () => {
-    assert.equal(await authorizeNode(req('list', { resource: 'configmaps', namespace: 'x' })), undefined);
+    assert.equal(await authorizeNode(req('list', { resource: 'pods', namespace: 'x' })), undefined);
     assert.equal(await authorizeNode(req('patch', { resource: 'nodes', name: 'n1', subresource: 'status' })), undefined);
     assert.equal(await authorizeNode(req('create', { resource: 'nodes' })), undefined);
     assert.equal(await authorizeNode(req('update', { group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-node-lease', name: 'n1' })), undefined);
@@ -55,6 +61,15 @@ describe('node authorization', () => {
     assert.match((await authorizeNode(req('get', { resource: 'secrets', namespace: 'other', name: 'vol' })))!, /no relationship found/, 'a namesake in another namespace');
     assert.match((await authorizeNode(req('list', { resource: 'secrets', namespace: 'default' })))!, /can only get individual resources/);
     assert.match((await authorizeNode(req('watch', { resource: 'secrets' })))!, /can only get individual resources/);
+  });
+
+  it('lets a node get only the ConfigMaps its own pods use', async () => {
+    for (const name of ['cm-vol', 'cm-proj', 'cm-env', 'cm-envfrom']) {
+      assert.equal(await authorizeNode(req('get', { resource: 'configmaps', namespace: 'default', name })), undefined, name);
+    }
+    assert.match((await authorizeNode(req('get', { resource: 'configmaps', namespace: 'default', name: 'vol' })))!, /no relationship found/, 'a Secret\'s name is not a ConfigMap\'s');
+    assert.match((await authorizeNode(req('get', { resource: 'configmaps', namespace: 'kube-system', name: 'cm-vol' })))!, /no relationship found/);
+    assert.match((await authorizeNode(req('list', { resource: 'configmaps', namespace: 'default' })))!, /can only get individual resources/);
   });
 
   it('leaves other users to other rules', async () => {

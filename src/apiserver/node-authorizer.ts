@@ -3,18 +3,20 @@ import type { AuthorizationRequest } from './server.js';
 
 const NODE_PREFIX = 'system:node:';
 
-/** The names of the Secrets a pod uses: volumes (projected too), env and envFrom, image pull secrets. */
-function secretsOf(pod: Pod): Set<string> {
+/** The names of the Secrets or ConfigMaps a pod uses: volumes (projected too), env and envFrom, image pull secrets. */
+function usedBy(pod: Pod, kind: 'secrets' | 'configmaps'): Set<string> {
   const names = new Set<string>();
   const spec = pod.spec;
-  for (const s of spec?.imagePullSecrets ?? []) if (s.name) names.add(s.name);
+  const add = (n: string | undefined): void => { if (n) names.add(n); };
+  const secrets = kind === 'secrets';
+  if (secrets) for (const s of spec?.imagePullSecrets ?? []) add(s.name);
   for (const v of spec?.volumes ?? []) {
-    if (v.secret?.secretName) names.add(v.secret.secretName);
-    for (const src of v.projected?.sources ?? []) if (src.secret?.name) names.add(src.secret.name);
+    add(secrets ? v.secret?.secretName : v.configMap?.name);
+    for (const src of v.projected?.sources ?? []) add(secrets ? src.secret?.name : src.configMap?.name);
   }
   for (const c of [...(spec?.containers ?? []), ...(spec?.initContainers ?? []), ...(spec?.ephemeralContainers ?? [])]) {
-    for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name) names.add(e.valueFrom.secretKeyRef.name);
-    for (const e of c.envFrom ?? []) if (e.secretRef?.name) names.add(e.secretRef.name);
+    for (const e of c.env ?? []) add(secrets ? e.valueFrom?.secretKeyRef?.name : e.valueFrom?.configMapKeyRef?.name);
+    for (const e of c.envFrom ?? []) add(secrets ? e.secretRef?.name : e.configMapRef?.name);
   }
   return names;
 }
@@ -22,7 +24,7 @@ const READS = new Set(['get', 'list', 'watch']);
 
 /**
  * Node authorization (upstream's Node authorizer and NodeRestriction admission, narrowed to what an
- * agent does): a node's credentials may read the API (Secrets only as its pods use them), write its own Node and its own Lease, update
+ * agent does): a node's credentials may read the API (Secrets and ConfigMaps only as its pods use them), write its own Node and its own Lease, update
  * the status of and delete the pods bound to it, and record events. Everything else is refused, so a
  * node cannot touch another node's pods or anything of the cluster's configuration. Other users pass.
  */
@@ -35,11 +37,12 @@ export async function authorizeNode(r: AuthorizationRequest): Promise<string | u
     return `node "${node}" may not open pods/${info.subresource} sessions`;
   }
   const core = info.group === '';
-  // Secrets are the one thing a node may not browse: only those the pods bound to it use (upstream's graph
+  // Secrets and ConfigMaps a node may not browse: only those the pods bound to it use (upstream's graph
   // authorizer), or one node's credentials would hold every token of the cluster — join tokens included.
-  if (core && info.resource === 'secrets' && READS.has(verb)) {
+  if (core && (info.resource === 'secrets' || info.resource === 'configmaps') && READS.has(verb)) {
     if (verb !== 'get' || !info.name || !info.namespace) return 'can only get individual resources of this type';
-    const used = r.pods(info.namespace).some((p) => p.spec?.nodeName === node && secretsOf(p).has(info.name!));
+    const kind = info.resource;
+    const used = r.pods(info.namespace).some((p) => p.spec?.nodeName === node && usedBy(p, kind).has(info.name!));
     return used ? undefined : `no relationship found between node '${node}' and this object`;
   }
   if (READS.has(verb)) return undefined;
