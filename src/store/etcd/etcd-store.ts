@@ -76,6 +76,9 @@ export class EtcdStore implements Store {
     const hub = this.#hub;
     const follow = (from: number): void => void hub.subscribe(compactKey, from, (batch) => this.#compaction.observe(batch), () => follow(hub.rev));
     follow(rev);
+    // Writes wait for the feed only while it is connected: until it is, one acknowledged now could reach the watch
+    // caches after its writer heard back. So the store is ready once the feed is.
+    if (!(await hub.waitLive(this.#o.dialTimeoutMs ?? 20_000))) this.#log.warn('the etcd watch is not connected yet; writes will not wait for it until it is', { rev });
     if (!this.#closed) {
       this.#defrag = new Defragmenter(this.#conn, this.#o, this.#o.defrag, this.#log);
       this.#defrag.start();

@@ -43,6 +43,7 @@ export class KeyspaceWatch {
   #backoff = 50;
   #closed = false;
   #live = false;
+  #liveWaiters: (() => void)[] = [];
   #generation = 0;
 
   constructor(conn: EtcdConnection, fromRev: number, on: KeyspaceWatchHandlers, log: Logger = silentLogger) {
@@ -62,6 +63,15 @@ export class KeyspaceWatch {
   /** True while a stream is open and etcd has acknowledged it. */
   get live(): boolean {
     return this.#live;
+  }
+
+  /** Resolves true once live, or false after `timeoutMs`. */
+  waitLive(timeoutMs: number): Promise<boolean> {
+    if (this.#live) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.#liveWaiters.push(() => { clearTimeout(t); resolve(true); });
+    });
   }
 
   /**
@@ -142,6 +152,7 @@ export class KeyspaceWatch {
       clearTimeout(this.#ackTimer);
       this.#backoff = 50;
       this.#live = true;
+      for (const w of this.#liveWaiters.splice(0)) w();
     }
     if (r.canceled) {
       const compactRev = num(r.compact_revision);

@@ -70,6 +70,11 @@ export class WatchHub {
     return this.#feed.live;
   }
 
+  /** Resolves true once the shared feed is connected, or false after `timeoutMs`. */
+  waitLive(timeoutMs: number): Promise<boolean> {
+    return this.#feed.waitLive(timeoutMs);
+  }
+
   #follow(fromRev: number): KeyspaceWatch {
     return new KeyspaceWatch(this.#conn, fromRev, {
       events: (batch, lastRev) => this.#publish(batch, lastRev),

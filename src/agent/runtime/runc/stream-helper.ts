@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { ExecProcess, PodConnection } from '../runtime.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeControl } from './conmon.js';
 import { exitOf } from './runc-cli.js';
+
+/** Time between two messages to conmon's control fifo, so that it reads them one at a time. */
+const controlPacingMs = 50;
 
 /**
  * `skiff-stream dial NETNS PORT` (native/stream-helper.c): a connection to localhost:PORT inside a
@@ -42,11 +46,34 @@ export function attachToContainer(helper: string, socketPath: string, ctlFifo: s
   const p = spawn(helper, ['attach', socketPath], { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   p.stdin?.on('error', () => { /* the helper has ended */ });
   const exited = exitOf(p);
-  // In order: kubectl attach sends size+1 and then the size at once, to make the program redraw.
-  let resizing = Promise.resolve();
-  const resize = (width: number, height: number): void => {
+  // kubectl attach sends size+1 and then the size at once, to make the program redraw. conmon (2.1.6) applies the
+  // first message of each read to every line read with it, so two sizes queued together leave the terminal at the
+  // older one: sizes go one at a time, paced, only the latest of those waiting, and the last one once more when all
+  // is quiet (the same size again changes nothing, so no extra redraw).
+  let latest: { width: number; height: number } | undefined;
+  let pumping = false;
+  const send = (size: { width: number; height: number }): Promise<void> =>
     // A resize reaching a conmon that is gone changes nothing: the session ends with it.
-    resizing = resizing.then(() => writeControl(ctlFifo, `1 ${Math.trunc(height)} ${Math.trunc(width)}\n`)).catch(() => {});
+    writeControl(ctlFifo, `1 ${Math.trunc(size.height)} ${Math.trunc(size.width)}\n`).catch(() => {});
+  const pump = async (): Promise<void> => {
+    if (pumping) return;
+    pumping = true;
+    let last: { width: number; height: number } | undefined;
+    while (latest) {
+      last = latest;
+      latest = undefined;
+      await send(last);
+      await sleep(controlPacingMs);
+      if (!latest) {
+        await sleep(controlPacingMs * 3);
+        if (!latest) await send(last);
+      }
+    }
+    pumping = false;
+  };
+  const resize = (width: number, height: number): void => {
+    latest = { width, height };
+    void pump();
   };
   return {
     stdin: p.stdin, stdout: p.stdout!, stderr: p.stderr!, exited,
