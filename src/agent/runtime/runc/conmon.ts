@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -83,17 +84,31 @@ export function createMonitored(o: MonitorOptions): Promise<number> {
   });
 }
 
+/** Time between two messages to one control fifo, so that conmon reads them one at a time. */
+export const controlPacingMs = 50;
+
+/** Per fifo, the end of the last write plus the pause after it. */
+const controlQueues = new Map<string, Promise<void>>();
+
 /**
- * One message to conmon's control fifo (`<bundle>/ctl`: `<type> <height> <width>\n`). Opened non-blocking,
- * so a fifo nobody reads (conmon gone) fails at once with ENXIO instead of hanging.
+ * One message to conmon's control fifo (`<bundle>/ctl`: `<type> <height> <width>\n`). conmon (2.1.6) applies the
+ * first message of each read to every line read with it, so messages to one fifo — terminal sizes, log reopens —
+ * go one at a time, `controlPacingMs` apart. Opened non-blocking, so a fifo nobody reads (conmon gone) fails at
+ * once with ENXIO instead of hanging.
  */
-export async function writeControl(fifo: string, message: string): Promise<void> {
-  const f = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-  try {
-    await f.write(message);
-  } finally {
-    await f.close();
-  }
+export function writeControl(fifo: string, message: string): Promise<void> {
+  const run = (controlQueues.get(fifo) ?? Promise.resolve()).then(async () => {
+    const f = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      await f.write(message);
+    } finally {
+      await f.close();
+    }
+  });
+  const after = run.catch(() => {}).then(() => sleep(controlPacingMs));
+  controlQueues.set(fifo, after);
+  void after.then(() => { if (controlQueues.get(fifo) === after) controlQueues.delete(fifo); });
+  return run;
 }
 
 /** conmon's control message asking it to reopen its log files (ctrl.c: `<type> <height> <width>\n`, type 2). */

@@ -2,11 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { ExecProcess, PodConnection } from '../runtime.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeControl } from './conmon.js';
+import { controlPacingMs, writeControl } from './conmon.js';
 import { exitOf } from './runc-cli.js';
-
-/** Time between two messages to conmon's control fifo, so that it reads them one at a time. */
-const controlPacingMs = 50;
 
 /**
  * `skiff-stream dial NETNS PORT` (native/stream-helper.c): a connection to localhost:PORT inside a
@@ -46,10 +43,9 @@ export function attachToContainer(helper: string, socketPath: string, ctlFifo: s
   const p = spawn(helper, ['attach', socketPath], { stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
   p.stdin?.on('error', () => { /* the helper has ended */ });
   const exited = exitOf(p);
-  // kubectl attach sends size+1 and then the size at once, to make the program redraw. conmon (2.1.6) applies the
-  // first message of each read to every line read with it, so two sizes queued together leave the terminal at the
-  // older one: sizes go one at a time, paced, only the latest of those waiting, and the last one once more when all
-  // is quiet (the same size again changes nothing, so no extra redraw).
+  // kubectl attach sends size+1 and then the size at once, to make the program redraw. Messages to conmon go one at a
+  // time (see writeControl); of the sizes waiting only the latest is sent, and the last one once more when all is
+  // quiet, in case a message from elsewhere shared its read (the same size again changes nothing: no extra redraw).
   let latest: { width: number; height: number } | undefined;
   let pumping = false;
   const send = (size: { width: number; height: number }): Promise<void> =>
@@ -63,9 +59,8 @@ export function attachToContainer(helper: string, socketPath: string, ctlFifo: s
       last = latest;
       latest = undefined;
       await send(last);
-      await sleep(controlPacingMs);
       if (!latest) {
-        await sleep(controlPacingMs * 3);
+        await sleep(controlPacingMs * 4);
         if (!latest) await send(last);
       }
     }
