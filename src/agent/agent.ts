@@ -77,6 +77,7 @@ export class Agent {
   #routes: NodeRoutes | undefined;
   #deps: PodWorkerDeps | undefined;
   #resync: { cancel(): void } | undefined;
+  #removingOrphans = false;
   readonly #logs: ContainerLogManager;
   #stopped = false;
   /** Container and sandbox id → pod uid, from the last runtime listing (to route exit events). */
@@ -178,6 +179,8 @@ export class Agent {
       if (this.#stopped) return;
       this.#stateQueued = false;
       for (const w of this.#workers.values()) w.kick();
+      // Housekeeping, as kubelet's: what a failed or interrupted teardown left behind goes on a later pass.
+      void this.#removeOrphans(false).catch((e: Error) => this.#log.warn('cannot remove the containers of pods that are gone', { err: e }));
       this.#resync = this.#clock.setTimeout(tick, every);
     };
     this.#resync = this.#clock.setTimeout(tick, every);
@@ -208,10 +211,25 @@ export class Agent {
     }
   }
 
-  /** Sandboxes and containers of pods this node no longer has (deleted while the agent was away) go. */
-  async #removeOrphans(): Promise<void> {
-    const known = new Set(this.#informer!.list().map((p) => p.metadata.uid ?? ''));
+  /**
+   * Sandboxes and containers of pods this node no longer has (deleted while the agent was away, or left by a teardown
+   * that failed) go. A pod a worker still tears down is its worker's.
+   */
+  async #removeOrphans(atStart = true): Promise<void> {
+    if (this.#removingOrphans) return;
+    this.#removingOrphans = true;
+    try {
+      await this.#removeOrphansOnce(atStart);
+    } finally {
+      this.#removingOrphans = false;
+    }
+  }
+
+  /** `atStart`: also the network's leftovers (only then is no sandbox between its network and its container). */
+  async #removeOrphansOnce(atStart: boolean): Promise<void> {
+    // The listing first: whatever it holds was made by a worker that exists by the time `known` is taken.
     const { sandboxes, containers } = await this.#runtimeState();
+    const known = new Set([...this.#informer!.list().map((p) => p.metadata.uid ?? ''), ...this.#workers.keys()]);
     const orphans = new Set([...sandboxes.map((s) => s.pod.uid), ...containers.map((c) => c.pod.uid)].filter((u) => !known.has(u)));
     for (const uid of orphans) {
       this.#log.info('removing the containers of a pod that is gone', { uid });
@@ -227,6 +245,7 @@ export class Agent {
       await this.#o.volumes.tearDown(uid).catch(() => {});
     }
     this.#stateQueued = false;
+    if (!atStart) return;
     const live = new Set((await this.#runtimeState()).sandboxes.map((s) => s.id));
     await this.#o.network.garbageCollect(live).catch((e: Error) => this.#log.warn('network garbage collection failed', { err: e }));
   }
