@@ -44,6 +44,20 @@ process.once('exit', () => {
 });
 
 /** Fails loudly (never skips) when the etcd binary is missing. */
+/**
+ * SIGSTOP, returning once the process is stopped: the signal is only queued when kill() returns, and a busy
+ * machine may let etcd answer one more request meanwhile.
+ */
+function freeze(pid: number): void {
+  process.kill(pid, 'SIGSTOP');
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'T' || state === 't') return;
+  }
+}
+
 export function etcdBinary(): string {
   const r = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' });
   const path = r.stdout.trim();
@@ -110,7 +124,7 @@ async function startOnce(o: StartEtcdOptions): Promise<TestEtcd> {
   let stopped = false;
   const etcd: TestEtcd = {
     endpoint, pid, dataDir,
-    pause: () => process.kill(pid, 'SIGSTOP'),
+    pause: () => freeze(pid),
     resume: () => process.kill(pid, 'SIGCONT'),
     stop: async () => {
       if (stopped) return;
@@ -370,7 +384,7 @@ class Member implements TestEtcdMember {
     }
   }
 
-  pause(): void { process.kill(this.#pid, 'SIGSTOP'); }
+  pause(): void { freeze(this.#pid); }
   resume(): void { process.kill(this.#pid, 'SIGCONT'); }
 
   async waitHealthy(ms: number): Promise<void> {

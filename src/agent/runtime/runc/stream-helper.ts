@@ -44,8 +44,8 @@ export function attachToContainer(helper: string, socketPath: string, ctlFifo: s
   p.stdin?.on('error', () => { /* the helper has ended */ });
   const exited = exitOf(p);
   // kubectl attach sends size+1 and then the size at once, to make the program redraw. Messages to conmon go one at a
-  // time (see writeControl); of the sizes waiting only the latest is sent, and the last one once more when all is
-  // quiet, in case a message from elsewhere shared its read (the same size again changes nothing: no extra redraw).
+  // time (see writeControl); of the sizes waiting only the latest is sent, and the last one again when all is quiet,
+  // in case conmon still read two together (the same size again changes nothing: no extra redraw).
   let latest: { width: number; height: number } | undefined;
   let pumping = false;
   const send = (size: { width: number; height: number }): Promise<void> =>
@@ -59,8 +59,10 @@ export function attachToContainer(helper: string, socketPath: string, ctlFifo: s
       last = latest;
       latest = undefined;
       await send(last);
-      if (!latest) {
-        await sleep(controlPacingMs * 4);
+      // Again when quiet, twice: a conmon starved of CPU for longer than the pacing reads several at once.
+      for (const wait of [controlPacingMs * 4, controlPacingMs * 20]) {
+        if (latest) break;
+        await sleep(wait);
         if (!latest) await send(last);
       }
     }
