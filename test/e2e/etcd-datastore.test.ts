@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { eventually, kubectl, kubectlBin, kubectlOk, startServer, type TestServer } from './harness.js';
 import { makeTestTLS, startEtcd, type TestEtcd } from '../helpers/etcd-server.js';
+import { Cleanups } from '../helpers/cleanups.js';
 
 /** `skiff server --datastore-endpoint etcd://…` driven by the real kubectl, checked against what etcd holds. */
 describe('skiff server on etcd', () => {
   let etcd: TestEtcd;
   let raw: Etcd3;
   let s: TestServer;
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups = new Cleanups();
   before(async () => {
     etcd = await startEtcd();
     cleanups.push(() => etcd.stop());
@@ -23,7 +24,7 @@ describe('skiff server on etcd', () => {
     cleanups.push(() => s.dispose());
   });
   after(async () => {
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => {});
+    await cleanups.run();
   });
 
   /** The object's bytes and revision as etcd has them. */
@@ -129,9 +130,9 @@ describe('skiff server on etcd', () => {
 });
 
 describe('skiff server on etcd over TLS', () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => {});
+    await cleanups.run();
   });
 
   it('connects with --datastore-cafile/--datastore-certfile/--datastore-keyfile', async () => {

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { eventually, kubectl, kubectlBin, kubectlOk, type TestServer } from './harness.js';
-import { startSkiffServer } from '../helpers/etcd-skiff.js';
+import { eventually, kubectl, kubectlBin, kubectlOk, type TestServer, startServer } from './harness.js';
 import { startEtcdCluster, type TestEtcdCluster, type TestEtcdMember } from '../helpers/etcd-server.js';
+import { Cleanups } from '../helpers/cleanups.js';
 
 interface Status { kind?: string; code?: number; reason?: string; message?: string }
 
@@ -24,15 +24,15 @@ function watchConfigMaps(s: TestServer, ns: string): { proc: ChildProcess; seen:
 describe('skiff on a three-member etcd cluster: member failures, quorum loss, a server cut off', () => {
   let etcd: TestEtcdCluster;
   let s1: TestServer;
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups = new Cleanups();
   before(async () => {
     etcd = await startEtcdCluster();
     cleanups.push(() => etcd.stop());
-    s1 = await startSkiffServer(['--datastore-endpoint', etcd.datastoreEndpoint, '--disable-scheduler']);
+    s1 = await startServer(['--datastore-endpoint', etcd.datastoreEndpoint, '--disable-scheduler']);
     cleanups.push(() => s1.dispose());
   });
   after(async () => {
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => {});
+    await cleanups.run();
   });
 
   const followerOf = async (): Promise<TestEtcdMember> => {
@@ -189,7 +189,7 @@ describe('skiff on a three-member etcd cluster: member failures, quorum loss, a 
   it('a server cut off from etcd while the history it needs is compacted lists again when it reconnects', async () => {
     // Server 2 reaches etcd through member 3 only; server 1 through all three.
     const only = etcd.members[2]!;
-    const s2 = await startSkiffServer(['--datastore-endpoint', only.endpoint.replace('http://', 'etcd://'), '--token-file', join(s1.dataDir, 'token'), '--disable-scheduler']);
+    const s2 = await startServer(['--datastore-endpoint', only.endpoint.replace('http://', 'etcd://'), '--token-file', join(s1.dataDir, 'token'), '--disable-scheduler']);
     cleanups.push(() => s2.dispose());
     await kubectlOk(s1, ['create', 'namespace', 'cut']);
     await kubectlOk(s1, ['-n', 'cut', 'create', 'configmap', 'doomed', '--from-literal=a=1']);

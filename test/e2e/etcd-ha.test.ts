@@ -8,13 +8,13 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lease } from 'kubernetes-types/coordination/v1.js';
-import { eventually, kubectl, kubectlBin, kubectlOk, SimulatedNodesProcess, type TestServer } from './harness.js';
-import { startSkiffServer } from '../helpers/etcd-skiff.js';
+import { eventually, kubectl, kubectlBin, kubectlOk, SimulatedNodesProcess, type TestServer, startServer } from './harness.js';
 import { startEtcdCluster, type TestEtcdCluster } from '../helpers/etcd-server.js';
 import { RestClient } from '../../src/client/rest-client.js';
 import { parseJoinToken } from '../../src/api/bootstrap-token.js';
 import { JOIN_PATH, type JoinResponse } from '../../src/apiserver/node-join.js';
 import { REVOKED_NODES_NAMESPACE, REVOKED_NODES_SECRET } from '../../src/apiserver/node-revocations.js';
+import { Cleanups } from '../helpers/cleanups.js';
 
 /** Shorter than upstream's 15 s / 2 s (set with --leader-elect-*), so a takeover is quick to wait for. */
 const leaseDurationMs = 6_000;
@@ -25,7 +25,7 @@ describe('three skiff servers on a three-member etcd cluster', () => {
   let etcd: TestEtcdCluster;
   const servers: TestServer[] = [];
   let sim: SimulatedNodesProcess | undefined;
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups = new Cleanups();
   const savedLevel = process.env['SKIFF_LOG_LEVEL'];
 
   before(async () => {
@@ -34,11 +34,11 @@ describe('three skiff servers on a three-member etcd cluster', () => {
     // "became leader" lines (info) tell which server's component holds a Lease.
     process.env['SKIFF_LOG_LEVEL'] = 'info';
     try {
-      const first = await startSkiffServer(['--datastore-endpoint', etcd.datastoreEndpoint, ...leaderElect]);
+      const first = await startServer(['--datastore-endpoint', etcd.datastoreEndpoint, ...leaderElect]);
       cleanups.push(() => first.dispose());
       servers.push(first);
       const token = ['--token-file', join(first.dataDir, 'token')];
-      const rest = await Promise.allSettled([1, 2].map(() => startSkiffServer(['--datastore-endpoint', etcd.datastoreEndpoint, ...token, ...leaderElect])));
+      const rest = await Promise.allSettled([1, 2].map(() => startServer(['--datastore-endpoint', etcd.datastoreEndpoint, ...token, ...leaderElect])));
       for (const r of rest) if (r.status === 'fulfilled') { servers.push(r.value); cleanups.push(() => r.value.dispose()); }
       for (const r of rest) if (r.status === 'rejected') throw r.reason;
     } finally {
@@ -48,7 +48,7 @@ describe('three skiff servers on a three-member etcd cluster', () => {
   });
   after(async () => {
     await sim?.stop();
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => {});
+    await cleanups.run();
   });
 
   const lease = async (via: TestServer, name: string): Promise<Lease> =>
@@ -204,7 +204,7 @@ describe('three skiff servers on a three-member etcd cluster', () => {
       // The server that was down refuses it from the moment it is ready, and so does one that never ran before.
       await down.start();
       assert.equal(await statusVia(down, creds), 401, 'the restarted server refuses it at once');
-      late = await startSkiffServer(['--datastore-endpoint', etcd.datastoreEndpoint, '--token-file', join(via.dataDir, 'token'), ...leaderElect]);
+      late = await startServer(['--datastore-endpoint', etcd.datastoreEndpoint, '--token-file', join(via.dataDir, 'token'), ...leaderElect]);
       assert.equal(await statusVia(late, creds), 401, 'a server started after the deletion refuses it at once');
       const admin = late.client();
       clients.push(admin);

@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { eventually, kubectl, kubectlOk, runSkiff, type TestServer } from './harness.js';
-import { startSkiffServer } from '../helpers/etcd-skiff.js';
+import { eventually, kubectl, kubectlOk, runSkiff, type TestServer, startServer } from './harness.js';
 import { freePort } from '../helpers/registry.js';
 
 /** True while something accepts connections on the port. */
@@ -40,13 +39,13 @@ describe('managed etcd members: --cluster-init and --server', () => {
   };
 
   it('three servers make a three-member etcd cluster; the second is warned that two members is an even count', async () => {
-    const s1 = await startSkiffServer(['--cluster-init', ...etcdArgs(0)]);
+    const s1 = await startServer(['--cluster-init', ...etcdArgs(0)]);
     servers.push(s1);
     const token = ['--token-file', join(s1.dataDir, 'token')];
     // Servers join one at a time, as with k3s.
-    const s2 = await startSkiffServer(['--server', s1.url, ...token, ...etcdArgs(1)]);
+    const s2 = await startServer(['--server', s1.url, ...token, ...etcdArgs(1)]);
     servers.push(s2);
-    const s3 = await startSkiffServer(['--server', s2.url, ...token, ...etcdArgs(2)]);
+    const s3 = await startServer(['--server', s2.url, ...token, ...etcdArgs(2)]);
     servers.push(s3);
     assert.match(s2.output, /WARNING: the etcd cluster will have 2 voting members: an even number survives no more failures than 1/);
     assert.doesNotMatch(s3.output, /WARNING: the etcd cluster will have/);

@@ -6,19 +6,19 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kubectl, kubectlOk, runSkiff, TestServer } from './harness.js';
-import { startSkiffServer } from '../helpers/etcd-skiff.js';
+import { kubectl, kubectlOk, runSkiff, TestServer, startServer } from './harness.js';
 import { startEtcd } from '../helpers/etcd-server.js';
 import { freePort } from '../helpers/registry.js';
+import { Cleanups } from '../helpers/cleanups.js';
 
 const skiff = runSkiff;
 
 interface Obj { metadata: { name: string; uid: string; resourceVersion: string }; data?: Record<string, string>; spec?: { replicas?: number } }
 
 describe('skiff etcd-snapshot: save, wipe, restore', () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => {});
+    await cleanups.run();
   });
 
   it('brings a wiped cluster\'s objects back from a snapshot, with the old CA and credentials', async () => {
@@ -26,7 +26,7 @@ describe('skiff etcd-snapshot: save, wipe, restore', () => {
     cleanups.push(() => rmSync(keep, { recursive: true, force: true }));
     const etcd = await startEtcd();
     cleanups.push(() => etcd.stop());
-    const s1 = await startSkiffServer(['--datastore-endpoint', etcd.endpoint.replace('http://', 'etcd://')]);
+    const s1 = await startServer(['--datastore-endpoint', etcd.endpoint.replace('http://', 'etcd://')]);
     cleanups.push(() => s1.dispose());
 
     await kubectlOk(s1, ['create', 'namespace', 'shop']);
@@ -72,7 +72,7 @@ describe('skiff etcd-snapshot: save, wipe, restore', () => {
     assert.match(again.stderr, /exists and is not empty/);
     const etcd2 = await startEtcd({ memberDataDir: memberDir, name: 'restored', peerPort });
     cleanups.push(() => etcd2.stop());
-    const s2 = await startSkiffServer(['--datastore-endpoint', etcd2.endpoint.replace('http://', 'etcd://'), '--token-file', join(keep, 'token')]);
+    const s2 = await startServer(['--datastore-endpoint', etcd2.endpoint.replace('http://', 'etcd://'), '--token-file', join(keep, 'token')]);
     cleanups.push(() => s2.dispose());
 
     const deployment = JSON.parse(await kubectlOk(s2, ['-n', 'shop', 'get', 'deployment', 'web', '-o', 'json'])) as Obj;

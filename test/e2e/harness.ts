@@ -105,8 +105,20 @@ export class TestServer {
 
 /** Starts a fresh server (no node agent) in a new temporary data dir. */
 export async function startServer(extraArgs: string[] = []): Promise<TestServer> {
-  const s = new TestServer(mkdtempSync(join(tmpdir(), 'skiff-e2e-')), ['--disable-agent', ...extraArgs]);
-  await s.start();
+  return started(new TestServer(mkdtempSync(join(tmpdir(), 'skiff-e2e-')), ['--disable-agent', ...extraArgs]));
+}
+
+/**
+ * Starts `s`; one that does not come up is disposed of (its process and data dir) before the error goes on — the
+ * etcd tests start servers while members are down and must not leave anything behind when one fails.
+ */
+async function started(s: TestServer): Promise<TestServer> {
+  try {
+    await s.start();
+  } catch (e) {
+    await s.dispose();
+    throw e;
+  }
   return s;
 }
 
@@ -168,13 +180,7 @@ export async function startServerWithAgent(extraArgs: string[] = []): Promise<Te
   s.releaseSubnet = () => { subnet.release(); void registry.stop(); };
   s.nodeName = nodeName;
   s.rootDir = join(dataDir, 'kubelet');
-  try {
-    await s.start();
-  } catch (e) {
-    await s.dispose();
-    throw e;
-  }
-  return s;
+  return started(s);
 }
 
 /** Path of a kubectl binary: the dispatcher on PATH, or a pinned version (`1.27` … `1.33`) next to it. */
