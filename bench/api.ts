@@ -16,7 +16,7 @@ import type { Store } from '../src/store/store.js';
 import { startEtcd, startEtcdCluster } from '../test/helpers/etcd-server.js';
 import { loadKubeconfig } from '../src/client/kubeconfig.js';
 import { RestClient } from '../src/client/rest-client.js';
-import { cpuSeconds, parallel, percentile, rssMb, startServer } from './harness.js';
+import { cpuSeconds, parallel, percentile, rssMb, startServer, type BenchServer } from './harness.js';
 
 const clients = 16;
 const { values: flags } = parseArgs({ options: { store: { type: 'string', default: 'sqlite' }, 'etcd-members': { type: 'string', default: '3' } }, strict: true });
@@ -28,6 +28,8 @@ if (!Number.isInteger(etcdMembers) || etcdMembers < 1) throw new Error(`--etcd-m
 /** The etcd of a run: one member, or a cluster on loopback. */
 interface BenchEtcd {
   readonly endpoints: readonly string[];
+  /** The members' processes, whose CPU each phase reports. */
+  readonly pids: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -35,17 +37,21 @@ async function startBenchEtcd(): Promise<BenchEtcd | undefined> {
   if (storeKind !== 'etcd') return undefined;
   if (etcdMembers === 1) {
     const one = await startEtcd();
-    return { endpoints: [one.endpoint], stop: () => one.stop() };
+    return { endpoints: [one.endpoint], pids: [one.pid], stop: () => one.stop() };
   }
   const cluster = await startEtcdCluster({ size: etcdMembers });
-  return { endpoints: cluster.endpoints, stop: () => cluster.stop() };
+  return { endpoints: cluster.endpoints, pids: cluster.members.map((m) => m.pid), stop: () => cluster.stop() };
 }
-const podsToCreate = Number(process.env['BENCH_PODS'] ?? 12_000);
 
-function pod(i: number): Record<string, unknown> {
+const etcdCpuSeconds = (etcd: BenchEtcd | undefined): number => etcd?.pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) ?? 0;
+const podsToCreate = Number(process.env['BENCH_PODS'] ?? 12_000);
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const warmupCreates = Number(process.env['BENCH_WARMUP'] ?? 2000);
+
+function pod(i: number, prefix = 'bench'): Record<string, unknown> {
   return {
     apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: `bench-${i}`, namespace: 'default', labels: { app: 'bench', shard: String(i % 16) } },
+    metadata: { name: `${prefix}-${i}`, namespace: 'default', labels: { app: prefix, shard: String(i % 16) } },
     spec: {
       containers: [{
         name: 'nginx', image: 'nginx:1.17.8', ports: [{ containerPort: 80 }],
@@ -81,25 +87,103 @@ async function storedPods(count: number): Promise<Uint8Array[]> {
   }
 }
 
+/** CPU and time of one measured phase. */
+interface Phase {
+  count: number;
+  secs: number;
+  etcdCpu: number;
+  serverCpu: number;
+  clientCpu: number;
+}
+
+const emptyPhase = (): Phase => ({ count: 0, secs: 0, etcdCpu: 0, serverCpu: 0, clientCpu: 0 });
+
+function addPhase(total: Phase, p: Phase): void {
+  total.count += p.count;
+  total.secs += p.secs;
+  total.etcdCpu += p.etcdCpu;
+  total.serverCpu += p.serverCpu;
+  total.clientCpu += p.clientCpu;
+}
+
+/** Times `work` and the CPU the etcd members, the server (if any) and this process spend on it. */
+async function measure(count: number, etcd: BenchEtcd | undefined, serverPid: number | undefined, work: () => Promise<void>): Promise<Phase> {
+  const etcd0 = etcdCpuSeconds(etcd);
+  const server0 = serverPid ? cpuSeconds(serverPid) : 0;
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
+  await work();
+  const secs = (performance.now() - t0) / 1000;
+  const client = process.cpuUsage(client0);
+  return {
+    count, secs,
+    etcdCpu: etcdCpuSeconds(etcd) - etcd0,
+    serverCpu: serverPid ? cpuSeconds(serverPid) - server0 : 0,
+    clientCpu: (client.user + client.system) / 1e6,
+  };
+}
+
 /**
  * The floor: the same durable creates straight into the store, no HTTP, no API logic — group-committed and
- * fsync'd on SQLite; on etcd, the store's compare-and-put transactions against the etcd the server will use
+ * fsync'd on SQLite; on etcd, the store's compare-and-put transactions against the etcd the server uses
  * (under a prefix of their own, which no watch cache lists) — of values as large as the API's.
  */
-async function rawStoreRate(n: number, etcd: BenchEtcd | undefined, values: readonly Uint8Array[]): Promise<number> {
+async function rawCreates(from: number, n: number, etcd: BenchEtcd | undefined, values: readonly Uint8Array[], prefix = 'bench'): Promise<Phase> {
   const dir = mkdtempSync(join(tmpdir(), 'skiff-bench-raw-'));
   const store: Store & { ready(): Promise<void> } = etcd ? new EtcdStore({ endpoints: [...etcd.endpoints] }) : new SqliteStore({ path: join(dir, 'state.db') });
-  await store.ready();
-  const prefix = etcd ? '/bench-raw/pods/default' : '/registry/pods/default';
-  const t0 = performance.now();
-  await parallel(n, clients, async (i) => {
-    const r = await store.create(`${prefix}/bench-${i}`, values[i % values.length]!);
-    if (!r.ok) throw new Error('raw create failed');
-  });
-  const rate = n / ((performance.now() - t0) / 1000);
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
-  return rate;
+  try {
+    await store.ready();
+    const keys = etcd ? '/bench-raw/pods/default' : '/registry/pods/default';
+    return await measure(n, etcd, undefined, () => parallel(n, clients, async (i) => {
+      const r = await store.create(`${keys}/${prefix}-${from + i}`, values[i % values.length]!);
+      if (!r.ok) throw new Error('raw create failed');
+    }));
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Pod creates through the API by 16 clients. The load generator shares the cores with the server under test:
+ * bodies are encoded before the clock starts (as the floor's values are) and answers are counted, not parsed.
+ */
+async function apiCreates(server: BenchServer, from: number, n: number, etcd: BenchEtcd | undefined, latencies: number[], prefix = 'bench'): Promise<Phase> {
+  const access = loadKubeconfig(server.kubeconfig);
+  const bodies = Array.from({ length: n }, (_, i) => JSON.stringify(pod(from + i, prefix)));
+  let failed = 0;
+  const client = new RestClient(access, { maxSockets: clients });
+  try {
+    return await measure(n, etcd, server.pid, () => parallel(n, clients, async (i) => {
+      const s = performance.now();
+      const r = await client.request('POST', '/api/v1/namespaces/default/pods', { body: bodies[i]!, discard: true });
+      latencies.push(performance.now() - s);
+      if (r.status !== 201) failed++;
+    }));
+  } finally {
+    client.close();
+    if (failed > 0) throw new Error(`${failed} creates failed`);
+  }
+}
+
+/** Deletes the pods that warmed a server up (none is bound to a node, so they go at once). */
+async function removeWarmupPods(server: BenchServer): Promise<void> {
+  const client = new RestClient(loadKubeconfig(server.kubeconfig));
+  try {
+    await client.call('DELETE', '/api/v1/namespaces/default/pods?labelSelector=app%3Dwarmup');
+  } finally {
+    client.close();
+  }
+}
+
+/** Waits until a process has stopped working (its CPU below 5% for half a second), at most `maxMs`. */
+async function settled(pid: number, maxMs = 10_000): Promise<void> {
+  const end = performance.now() + maxMs;
+  while (performance.now() < end) {
+    const c0 = cpuSeconds(pid);
+    await new Promise((r) => setTimeout(r, 500));
+    if (cpuSeconds(pid) - c0 < 0.025) return;
+  }
 }
 
 /** `skiff server` flags that put it on the given etcd (none: SQLite in its data dir). */
@@ -130,41 +214,54 @@ async function main(): Promise<void> {
   }
 }
 
+const perMs = (seconds: number, count: number): number => round((seconds * 1000) / count, 3);
+
 async function run(etcd: BenchEtcd | undefined): Promise<void> {
   const values = await storedPods(64);
-  const raw = await rawStoreRate(podsToCreate, etcd, values);
-
-  const t0 = performance.now();
   // The API server alone: no scheduler or controllers acting on (and writing about) the pods created.
-  const server = await startServer(['--disable-scheduler', '--controllers=-deployment,-replicaset,-garbagecollector,-namespace', ...datastoreArgs(etcd)]);
-  const readyWallMs = performance.now() - t0;
-  const readyMs = Number(/ready in ([\d.]+)s/.exec(server.banner)![1]) * 1000;
+  const serverArgs = ['--disable-scheduler', process.env['BENCH_CONTROLLERS'] ?? '--controllers=-deployment,-replicaset,-garbagecollector,-namespace', ...datastoreArgs(etcd)];
+  const dataDir = mkdtempSync(join(tmpdir(), 'skiff-bench-api-'));
+  let server: BenchServer | undefined;
   try {
-    await new Promise((r) => setTimeout(r, 1500));
-    const idleRss = rssMb(server.pid);
-    const client = new RestClient(loadKubeconfig(server.kubeconfig), { maxSockets: clients });
-
-    // Creates.
-    // The load generator shares the 2 cores with the server under test: bodies are encoded before the clock starts
-    // (as the raw floor's values are) and answers are counted, not parsed.
-    const bodies = Array.from({ length: podsToCreate }, (_, i) => JSON.stringify(pod(i)));
+    // The floor and the API take turns, in rounds, on the same store: both meet it as large and as warm, and a
+    // slow spell of the machine falls on both. The server is down while the floor runs: its watch of the whole
+    // keyspace would spend CPU on the floor's writes.
+    const raw = emptyPhase();
+    const api = emptyPhase();
     const latencies: number[] = [];
-    let failed = 0;
-    const c0 = performance.now();
-    const serverCpu0 = cpuSeconds(server.pid);
-    const clientCpu0 = process.cpuUsage();
-    await parallel(podsToCreate, clients, async (i) => {
-      const s = performance.now();
-      const r = await client.request('POST', '/api/v1/namespaces/default/pods', { body: bodies[i]!, discard: true });
-      latencies.push(performance.now() - s);
-      if (r.status !== 201) failed++;
-    });
-    const createSecs = (performance.now() - c0) / 1000;
-    const serverCpu = cpuSeconds(server.pid) - serverCpu0;
-    const clientCpuUs = process.cpuUsage(clientCpu0);
-    const clientCpu = (clientCpuUs.user + clientCpuUs.system) / 1e6;
-    if (failed > 0) throw new Error(`${failed} creates failed`);
+    const ratioByRound: number[] = [];
+    let readyMs = 0;
+    let readyWallMs = 0;
+    let idleRss = 0;
+    const perRound = Math.ceil(podsToCreate / rounds);
+    // Neither side is measured cold: this process's store client is warmed once (it stays warm), each server
+    // started with as many creates through its API (removed again, so every list sees the benchmark's pods only).
+    await rawCreates(0, warmupCreates, etcd, values, 'warmup');
+    for (let r = 0, from = 0; from < podsToCreate; r++, from += perRound) {
+      const n = Math.min(perRound, podsToCreate - from);
+      await server?.stop();
+      server = undefined;
+      const rawPhase = await rawCreates(from, n, etcd, values);
+      const t0 = performance.now();
+      server = await startServer(serverArgs, { dataDir });
+      if (r === 0) {
+        readyWallMs = performance.now() - t0;
+        readyMs = Number(/ready in ([\d.]+)s/.exec(server.banner)![1]) * 1000;
+        await new Promise((res) => setTimeout(res, 1500));
+        idleRss = rssMb(server.pid);
+      }
+      await apiCreates(server, r * warmupCreates, warmupCreates, etcd, [], 'warmup');
+      // A restarted server loads the pods so far and its controllers list them: measured once that is done.
+      await settled(server.pid);
+      const apiPhase = await apiCreates(server, from, n, etcd, latencies);
+      await removeWarmupPods(server);
+      addPhase(raw, rawPhase);
+      addPhase(api, apiPhase);
+      ratioByRound.push(round((apiPhase.count / apiPhase.secs) / (rawPhase.count / rawPhase.secs), 3));
+      if (process.env['BENCH_VERBOSE']) process.stderr.write(`round ${r}: raw ${JSON.stringify(rawPhase)} api ${JSON.stringify(apiPhase)}\n`);
+    }
     latencies.sort((a, b) => a - b);
+    const client = new RestClient(loadKubeconfig(server!.kubeconfig), { maxSockets: clients });
 
     // GETs of single objects.
     let gets = 0;
@@ -210,22 +307,28 @@ async function run(etcd: BenchEtcd | undefined): Promise<void> {
     await watching;
     client.close();
 
-    const creates = podsToCreate / createSecs;
+    const creates = api.count / api.secs;
+    const rawRate = raw.count / raw.secs;
     process.stdout.write(JSON.stringify({
       bench: 'api',
       store: storeKind,
       ...(etcd ? { etcd_members: etcdMembers } : {}),
       clients,
       pods: podsToCreate,
+      rounds: ratioByRound.length,
       creates_per_s: Math.round(creates),
       create_p50_ms: round(percentile(latencies, 0.5), 2),
       create_p99_ms: round(percentile(latencies, 0.99), 2),
-      raw_store_writes_per_s: Math.round(raw),
+      raw_store_writes_per_s: Math.round(rawRate),
       stored_pod_bytes: Math.round(values.reduce((a, v) => a + v.length, 0) / values.length),
-      ratio_to_raw: round(creates / raw, 3),
-      server_cpu_ms_per_create: round((serverCpu * 1000) / podsToCreate, 3),
-      client_cpu_ms_per_create: round((clientCpu * 1000) / podsToCreate, 3),
-      create_phase_cpu_cores: round((serverCpu + clientCpu) / createSecs, 2),
+      ratio_to_raw: round(creates / rawRate, 3),
+      ratio_by_round: ratioByRound,
+      server_cpu_ms_per_create: perMs(api.serverCpu, api.count),
+      client_cpu_ms_per_create: perMs(api.clientCpu, api.count),
+      create_phase_cpu_cores: round((api.serverCpu + api.clientCpu + api.etcdCpu) / api.secs, 2),
+      raw_client_cpu_ms_per_write: perMs(raw.clientCpu, raw.count),
+      raw_phase_cpu_cores: round((raw.clientCpu + raw.etcdCpu) / raw.secs, 2),
+      ...(etcd ? { etcd_cpu_ms_per_create: perMs(api.etcdCpu, api.count), etcd_cpu_ms_per_raw_write: perMs(raw.etcdCpu, raw.count) } : {}),
       get_per_s: Math.round(getRate),
       list_10k_pods_ms: round(percentile(listTimes, 0.5)),
       watch_events_per_s: Math.round(events / watchSecs),
@@ -235,10 +338,11 @@ async function run(etcd: BenchEtcd | undefined): Promise<void> {
       ready_wall_ms: Math.round(readyWallMs),
       idle_rss_mb: idleRss,
       idle_rss_with_scheduler_and_controllers_mb: await fullServerIdleRss(),
-      loaded_rss_mb: rssMb(server.pid),
+      loaded_rss_mb: rssMb(server!.pid),
     }) + '\n');
   } finally {
-    await server.stop();
+    await server?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -27,7 +27,7 @@ export interface BenchServer {
   readonly kubeconfig: string;
   /** What the server printed on stdout before it was ready (its ready line included). */
   readonly banner: string;
-  /** Stops the server (gracefully when profiling, so the profile is written) and removes its data. */
+  /** Stops the server (gracefully when profiling, so the profile is written) and removes its data (unless the caller gave the data dir). */
   stop(): Promise<void>;
 }
 
@@ -35,10 +35,11 @@ export interface BenchServer {
  * Starts `skiff server` on a free loopback port with a fresh data dir, logging warnings only; without a
  * node agent unless `agent` asks for one (then with its own pod subnet, root and log dirs, the test
  * images dropped in, and `skiff killall` on stop). BENCH_PROFILE=DIR runs it under --cpu-prof;
- * BENCH_SERVER_LOGS=1 passes its log through (SKIFF_LOG_LEVEL chooses the level).
+ * BENCH_SERVER_LOGS=1 passes its log through (SKIFF_LOG_LEVEL chooses the level). `dataDir` restarts a server on
+ * the data dir of an earlier one (which the caller then removes).
  */
-export async function startServer(extraArgs: readonly string[] = [], o: { agent?: boolean } = {}): Promise<BenchServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
+export async function startServer(extraArgs: readonly string[] = [], o: { agent?: boolean; dataDir?: string } = {}): Promise<BenchServer> {
+  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'skiff-bench-'));
   let agentArgs: string[] = ['--disable-agent'];
   let release: (() => void) | undefined;
   if (o.agent) {
@@ -68,7 +69,7 @@ export async function startServer(extraArgs: readonly string[] = [], o: { agent?
       execFileSync(process.execPath, [join(root, 'dist', 'src', 'cli', 'main.js'), 'killall', '--data-dir', dataDir], { stdio: 'ignore', env: { ...process.env, SKIFF_LOG_LEVEL: 'error' } });
       release?.();
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!o.dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   return { pid: proc.pid!, dataDir, kubeconfig: join(dataDir, 'kubeconfig.yaml'), banner: out, stop };
 }

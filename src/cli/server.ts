@@ -69,7 +69,7 @@ Flags:
   --large-cluster-size-threshold N
                              zones larger than this keep evicting when partially disrupted (default 50)
   --compaction-interval DUR  how often history is compacted, e.g. 5m, 30s (default 5m; 0 disables)
-  --watch-cache-size N       events each resource's watch cache keeps for resuming watches (default 10000)
+  --watch-cache-size N       events each resource's watch cache keeps (at least) for resuming watches (default 10000)
   --datastore-endpoint URL   where state lives: sqlite://PATH (default <data-dir>/db/state.db), or an etcd
                              cluster, etcd://HOST:PORT[,HOST:PORT...] (or https://HOST:PORT,... as k3s)
   --datastore-cafile FILE    CA that signed the etcd members' certificates (TLS)

@@ -1,5 +1,6 @@
 import { type KV, type Store, type WatchEvent, type WatchHandle } from './store.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { trimHistory } from './history.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { cachedJson, cachedJsonBuffer } from '../util/json-cache.js';
 
@@ -30,7 +31,7 @@ export interface CacheEvent<T> {
 export type Decoder<T> = (kv: KV, rev: number) => T;
 
 export interface WatchCacheOptions {
-  /** Events kept for watches that resume from a revision (default 10,000). */
+  /** Events kept for watches that resume from a revision: at least this many, up to a quarter more (default 10,000). */
   readonly historySize?: number;
   readonly log?: Logger;
   /** Page size of the initial list (default 10,000). */
@@ -233,11 +234,8 @@ export class WatchCache<T> {
       return;
     }
     this.#history.push(...events);
-    if (this.#history.length > this.#historySize) {
-      const drop = this.#history.length - this.#historySize;
-      this.#historyFrom = this.#history[drop - 1]!.rev;
-      this.#history.splice(0, drop);
-    }
+    const dropped = trimHistory(this.#history, this.#historySize);
+    if (dropped) this.#historyFrom = dropped.rev;
     this.#emit(events);
     this.#wakeWaiters();
   }

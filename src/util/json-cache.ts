@@ -13,6 +13,14 @@ export function cachedJson(obj: object): string {
   return s;
 }
 
+/**
+ * Records JSON already made for an object (byte for byte what JSON.stringify would give), so its first use
+ * costs nothing.
+ */
+export function seedJson(obj: object, json: string): void {
+  cache.set(obj, json);
+}
+
 const buffers = new WeakMap<object, Buffer>();
 
 /** The cached JSON as UTF-8 bytes, for responses assembled from many objects (lists). */

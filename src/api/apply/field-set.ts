@@ -256,14 +256,79 @@ export function toFieldsV1(set: Set<string>): Record<string, unknown> {
     }
     members.push(node);
   }
-  // `.` goes after a member's children, as the last key.
+  markMembers(members);
+  return root;
+}
+
+/** `.` goes after a member's children, as the last key. */
+function markMembers(members: Trie[]): void {
   for (const node of members) {
     for (const _ in node) {
       node['.'] = {};
       break;
     }
   }
+}
+
+/**
+ * `toFieldsV1(leafPaths(value, schema))` built in one walk, without path strings: what a create records (every
+ * field of a new object). Nodes are added in the order the set would list their paths, and a node only once a
+ * path runs through it, so the JSON is the same byte for byte.
+ */
+export function leafFieldsV1(value: unknown, schema: Schema | undefined): Record<string, unknown> {
+  const root: Trie = {};
+  const members: Trie[] = [];
+  addLeafNodes(value, schema, root, true, members);
+  markMembers(members);
   return root;
+}
+
+/** Adds the leaves under `node` (the node of `v`); true when `v` is a leaf itself or has any. */
+function addLeafNodes(v: unknown, s: Schema | undefined, node: Trie, root: boolean, members: Trie[]): boolean {
+  const shape = shapeOf(s, v);
+  switch (shape.kind) {
+    case 'scalar':
+    case 'atomicList':
+      return !root;
+    case 'struct':
+    case 'map': {
+      const o = v as Record<string, unknown>;
+      let empty = true;
+      let any = false;
+      for (const k in o) {
+        const x = o[k];
+        if (x === null || x === undefined) continue;
+        empty = false;
+        if (addChild(node, `f:${k}`, x, fieldSchema(shape.schema, k), members)) any = true;
+      }
+      return any || (empty && !root);
+    }
+    case 'setList':
+      for (const x of v as unknown[]) node[`v:${JSON.stringify(x)}`] ??= {};
+      return (v as unknown[]).length > 0;
+    case 'mapList': {
+      const r = resolve(shape.item);
+      let any = false;
+      for (const item of v as unknown[]) {
+        const k = itemKey(item, shape.keys);
+        if (!k) continue;
+        any = true;
+        const member = (node[k] ??= {});
+        members.push(member);
+        if (isPlainObject(item)) for (const [f, x] of nonNull(item)) addChild(member, `f:${f}`, x, r ? fieldSchema(r, f) : undefined, members);
+      }
+      return any;
+    }
+  }
+}
+
+/** Walks `x` under `node[el]`, attaching that node only if a leaf was found (as a set of paths would). */
+function addChild(node: Trie, el: string, x: unknown, s: Schema | undefined, members: Trie[]): boolean {
+  const existing = node[el];
+  const child = existing ?? {};
+  const found = addLeafNodes(x, s, child, false, members);
+  if (found && !existing) node[el] = child;
+  return found;
 }
 
 /** Reads `fieldsV1` back into a set. */

@@ -1,7 +1,7 @@
 import type { ManagedFieldsEntry } from 'kubernetes-types/meta/v1.js';
 import { fieldSchema, itemSchema, resolve, type Schema } from '../schema/schema.js';
 import { isPlainObject, type KubeObject } from '../types.js';
-import { diffFields, fromFieldsV1, keyPath, leafPaths, pathKey, removeAt, toFieldsV1 } from './field-set.js';
+import { diffFields, fromFieldsV1, keyPath, leafFieldsV1, leafPaths, pathKey, removeAt, toFieldsV1 } from './field-set.js';
 
 /** Metadata fields no manager owns: identity and bookkeeping the server sets (upstream's stripMeta). */
 const serverMeta = new Set(['name', 'namespace', 'uid', 'creationTimestamp', 'resourceVersion', 'generation', 'managedFields', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds']);
@@ -88,6 +88,20 @@ export interface TrackOptions {
  * manager takes the fields it added or changed, other managers lose them, and removed fields leave every set.
  */
 export function recordUpdate(next: KubeObject, prev: KubeObject | undefined, o: TrackOptions): void {
+  if (!prev && !next.metadata.managedFields?.length) {
+    // A new object nobody claimed fields of: the manager owns all of it (what the general path below comes to).
+    const fieldsV1 = leafFieldsV1(trackedPart(next, o.subresource, o.hasStatus), o.schema);
+    let owns = false;
+    for (const _ in fieldsV1) { owns = true; break; }
+    if (!owns) {
+      delete next.metadata.managedFields;
+      return;
+    }
+    const m: ManagedFieldsEntry = { manager: o.manager, operation: 'Update', apiVersion: o.apiVersion, time: o.now, fieldsType: 'FieldsV1', fieldsV1 };
+    if (o.subresource) m.subresource = o.subresource;
+    next.metadata.managedFields = [m];
+    return;
+  }
   const entries = readEntries(prev ?? next);
   const { changed, removed } = diffFields(prev ? trackedPart(prev, o.subresource, o.hasStatus) : {}, trackedPart(next, o.subresource, o.hasStatus), o.schema);
   if (changed.size === 0 && removed.size === 0 && prev) {

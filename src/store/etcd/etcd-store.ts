@@ -18,7 +18,7 @@ export interface EtcdStoreOptions extends EtcdConnectionOptions {
   readonly dialTimeoutMs?: number;
   /** Keys per request when a list asks for everything (default 2000): etcd answers stay small. */
   readonly listPageSize?: number;
-  /** Events the shared watch keeps for watches that start a little in the past (default 5000). */
+  /** Events the shared watch keeps for watches that start a little in the past: at least this many, up to a quarter more (default 5000). */
   readonly watchHistorySize?: number;
   /** How long compaction may take (default 60 s; a physical compaction of 100k revisions takes about 2 s). */
   readonly compactTimeoutMs?: number;

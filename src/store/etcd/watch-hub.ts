@@ -2,6 +2,7 @@ import { CompactedError, eventKey, eventRev, prefixEnd, type WatchEvent, type Wa
 import { silentLogger, type Logger } from '../../util/log.js';
 import type { EtcdConnection } from './connection.js';
 import { KeyspaceWatch } from './keyspace-watch.js';
+import { trimHistory } from '../history.js';
 
 interface Subscriber {
   readonly prefix: string;
@@ -142,11 +143,8 @@ export class WatchHub {
       }
     }
     this.#history.push(...batch);
-    if (this.#history.length > this.#historySize) {
-      const drop = this.#history.length - this.#historySize;
-      this.#historyFrom = eventRev(this.#history[drop - 1]!);
-      this.#history.splice(0, drop);
-    }
+    const dropped = trimHistory(this.#history, this.#historySize);
+    if (dropped) this.#historyFrom = eventRev(dropped);
     this.#rev = lastRev;
     this.#lastEventRev = lastRev;
     for (const s of this.#subscribers) if (!s.catchup) this.#deliver(s, batch, lastRev);
