@@ -30,6 +30,15 @@ describe('registry codec', () => {
       assert.equal(back.metadata.resourceVersion, String(40 + i));
       assert.equal(cachedJson(back), JSON.stringify(back), `answer JSON of shape ${i}`);
     }
+    // The watch cache and the writer both read a write back: one object, one JSON.
+    const obj: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'twice' } };
+    const bytes = encode(obj);
+    const kv = { key: '/k', value: bytes, createRev: 5, modRev: 5, lease: 0 };
+    const first = decode(kv, 5);
+    const json = cachedJson(first);
+    assert.equal(decode(kv, 5), first);
+    assert.equal(cachedJson(first), json);
+    assert.equal(json, JSON.stringify(first));
   });
 
   it('parses bytes it did not just write, and a read at another revision, afresh', () => {

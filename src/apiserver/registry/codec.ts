@@ -15,9 +15,11 @@ const decoder = new TextDecoder();
  */
 interface Written {
   readonly obj: KubeObject;
-  /** The stored JSON up to the closing brace of `metadata`, and from it on. */
-  readonly head: string;
-  readonly tail: string;
+  /**
+   * The stored JSON up to the closing brace of `metadata`, and from it on; dropped once spliced (the bytes, and
+   * with them this entry, live on in watch histories).
+   */
+  parts?: { readonly head: string; readonly tail: string };
 }
 const justWritten = new WeakMap<Uint8Array, Written>();
 
@@ -43,7 +45,7 @@ export function encode(obj: KubeObject): Uint8Array {
   const tail = outer.slice(at + metadataMark.length);
   const bytes = encoder.encode(head + '}' + tail);
   // decode() sets the resourceVersion last in the metadata (a kept one was re-added last above): where it is spliced.
-  justWritten.set(bytes, { obj, head: metaJson === '{}' ? head : head + ',', tail });
+  justWritten.set(bytes, { obj, parts: { head: metaJson === '{}' ? head : head + ',', tail } });
   return bytes;
 }
 
@@ -54,7 +56,10 @@ export function decode(kv: KV, rev: number): KubeObject {
     // Kept (not deleted) so the writer's response and the cache share one object, serialised once.
     const obj = pre.obj;
     obj.metadata.resourceVersion = String(rev);
-    seedJson(obj, `${pre.head}"resourceVersion":"${rev}"}${pre.tail}`);
+    if (pre.parts) {
+      seedJson(obj, `${pre.parts.head}"resourceVersion":"${rev}"}${pre.parts.tail}`);
+      pre.parts = undefined;
+    }
     return obj;
   }
   const obj = JSON.parse(decoder.decode(kv.value)) as KubeObject;
