@@ -61,41 +61,88 @@ function nonNull(o: Record<string, unknown>): [string, unknown][] {
   return out;
 }
 
-function addLeaves(v: unknown, s: Schema | undefined, prefix: string, out: Set<string>): void {
+/**
+ * Where a walk of leaves puts what it finds: the paths in a set, or the nodes of a `fieldsV1` tree. `P` is a place:
+ * a path, or a tree node.
+ */
+interface LeafSink<P> {
+  /** The place of element `el` under `at`, not yet recorded. */
+  child(at: P, el: string): P;
+  /** `at` (element `el` of `parent`) was found to hold a leaf: record it under its parent. */
+  keep(parent: P, el: string, at: P): void;
+  /** `at` is a leaf, or a member (a list-map item, which has fields too). */
+  mark(at: P, member: boolean): void;
+}
+
+/**
+ * Walks the leaves of `v` at place `at`: scalars, atomic lists and empty maps are leaves; list-map items and set
+ * values are members (marked before their fields). True when `v` is a leaf or holds any; the root is never one.
+ */
+function walkLeaves<P>(v: unknown, s: Schema | undefined, at: P, root: boolean, sink: LeafSink<P>): boolean {
   const shape = shapeOf(s, v);
   switch (shape.kind) {
     case 'scalar':
     case 'atomicList':
-      if (prefix !== '') out.add(prefix);
-      return;
+      if (root) return false;
+      sink.mark(at, false);
+      return true;
     case 'struct':
     case 'map': {
       const o = v as Record<string, unknown>;
       let empty = true;
+      let any = false;
       for (const k in o) {
         const x = o[k];
         if (x === null || x === undefined) continue;
         empty = false;
-        addLeaves(x, fieldSchema(shape.schema, k), join(prefix, `f:${k}`), out);
+        if (walkChild(x, fieldSchema(shape.schema, k), at, `f:${k}`, sink)) any = true;
       }
-      if (empty && prefix !== '') out.add(prefix);
-      return;
+      if (!empty || root) return any;
+      sink.mark(at, false);
+      return true;
     }
     case 'setList':
-      for (const x of v as unknown[]) out.add(join(prefix, `v:${JSON.stringify(x)}`));
-      return;
+      for (const x of v as unknown[]) {
+        const el = `v:${JSON.stringify(x)}`;
+        const c = sink.child(at, el);
+        sink.mark(c, false);
+        sink.keep(at, el, c);
+      }
+      return (v as unknown[]).length > 0;
     case 'mapList': {
       const r = resolve(shape.item);
+      let any = false;
       for (const item of v as unknown[]) {
         const k = itemKey(item, shape.keys);
         if (!k) continue;
-        const p = join(prefix, k);
-        out.add(p);
-        if (isPlainObject(item)) for (const [f, x] of nonNull(item)) addLeaves(x, r ? fieldSchema(r, f) : undefined, join(p, `f:${f}`), out);
+        any = true;
+        const c = sink.child(at, k);
+        sink.mark(c, true);
+        sink.keep(at, k, c);
+        if (isPlainObject(item)) for (const [f, x] of nonNull(item)) walkChild(x, r ? fieldSchema(r, f) : undefined, c, `f:${f}`, sink);
       }
-      return;
+      return any;
     }
   }
+}
+
+function walkChild<P>(x: unknown, s: Schema | undefined, parent: P, el: string, sink: LeafSink<P>): boolean {
+  const c = sink.child(parent, el);
+  if (!walkLeaves(x, s, c, false, sink)) return false;
+  sink.keep(parent, el, c);
+  return true;
+}
+
+/** Paths into a set, each added as the walk reaches it. */
+class PathSink implements LeafSink<string> {
+  constructor(readonly out: Set<string>) {}
+  child(at: string, el: string): string { return join(at, el); }
+  keep(): void {}
+  mark(at: string): void { this.out.add(at); }
+}
+
+function addLeaves(v: unknown, s: Schema | undefined, prefix: string, out: Set<string>): void {
+  walkLeaves(v, s, prefix, prefix === '', new PathSink(out));
 }
 
 /**
@@ -271,64 +318,26 @@ function markMembers(members: Trie[]): void {
 }
 
 /**
+ * Tree nodes: a node is attached to its parent only once a leaf is found under it, as a set of paths would create
+ * it, and in the same order, so the JSON is the same byte for byte.
+ */
+class TreeSink implements LeafSink<Trie> {
+  readonly members: Trie[] = [];
+  child(at: Trie, el: string): Trie { return at[el] ?? {}; }
+  keep(parent: Trie, el: string, at: Trie): void { parent[el] ??= at; }
+  mark(at: Trie, member: boolean): void { if (member) this.members.push(at); }
+}
+
+/**
  * `toFieldsV1(leafPaths(value, schema))` built in one walk, without path strings: what a create records (every
- * field of a new object). Nodes are added in the order the set would list their paths, and a node only once a
- * path runs through it, so the JSON is the same byte for byte.
+ * field of a new object).
  */
 export function leafFieldsV1(value: unknown, schema: Schema | undefined): Record<string, unknown> {
   const root: Trie = {};
-  const members: Trie[] = [];
-  addLeafNodes(value, schema, root, true, members);
-  markMembers(members);
+  const sink = new TreeSink();
+  walkLeaves(value, schema, root, true, sink);
+  markMembers(sink.members);
   return root;
-}
-
-/** Adds the leaves under `node` (the node of `v`); true when `v` is a leaf itself or has any. */
-function addLeafNodes(v: unknown, s: Schema | undefined, node: Trie, root: boolean, members: Trie[]): boolean {
-  const shape = shapeOf(s, v);
-  switch (shape.kind) {
-    case 'scalar':
-    case 'atomicList':
-      return !root;
-    case 'struct':
-    case 'map': {
-      const o = v as Record<string, unknown>;
-      let empty = true;
-      let any = false;
-      for (const k in o) {
-        const x = o[k];
-        if (x === null || x === undefined) continue;
-        empty = false;
-        if (addChild(node, `f:${k}`, x, fieldSchema(shape.schema, k), members)) any = true;
-      }
-      return any || (empty && !root);
-    }
-    case 'setList':
-      for (const x of v as unknown[]) node[`v:${JSON.stringify(x)}`] ??= {};
-      return (v as unknown[]).length > 0;
-    case 'mapList': {
-      const r = resolve(shape.item);
-      let any = false;
-      for (const item of v as unknown[]) {
-        const k = itemKey(item, shape.keys);
-        if (!k) continue;
-        any = true;
-        const member = (node[k] ??= {});
-        members.push(member);
-        if (isPlainObject(item)) for (const [f, x] of nonNull(item)) addChild(member, `f:${f}`, x, r ? fieldSchema(r, f) : undefined, members);
-      }
-      return any;
-    }
-  }
-}
-
-/** Walks `x` under `node[el]`, attaching that node only if a leaf was found (as a set of paths would). */
-function addChild(node: Trie, el: string, x: unknown, s: Schema | undefined, members: Trie[]): boolean {
-  const existing = node[el];
-  const child = existing ?? {};
-  const found = addLeafNodes(x, s, child, false, members);
-  if (found && !existing) node[el] = child;
-  return found;
 }
 
 /** Reads `fieldsV1` back into a set. */
