@@ -161,10 +161,9 @@ async function rawCreates(from: number, n: number, etcd: BenchEtcd | undefined, 
  * bodies are encoded before the clock starts (as the floor's values are) and answers are counted, not parsed.
  */
 async function apiCreates(server: BenchServer, from: number, n: number, etcd: BenchEtcd | undefined, latencies: number[], prefix = 'bench'): Promise<Phase> {
-  const access = loadKubeconfig(server.kubeconfig);
   const bodies = Array.from({ length: n }, (_, i) => JSON.stringify(pod(from + i, prefix)));
   let failed = 0;
-  const client = new RestClient(access, { maxSockets: clients });
+  const client = new RestClient(loadKubeconfig(server.kubeconfig), { maxSockets: clients });
   try {
     return await measure(n, etcd, server.pid, () => parallel(n, clients, async (i) => {
       const s = performance.now();
@@ -262,7 +261,7 @@ async function run(etcd: BenchEtcd | undefined): Promise<void> {
         idleRss = rssMb(server.pid);
       }
       await apiCreates(server, r * warmupCreates, warmupCreates, etcd, [], 'warmup');
-      // A restarted server loads the pods so far and its controllers list them: measured once that is done.
+      // Measured once the server is quiet again (its start-up listing and the warm-up's after-work done).
       await settled(server.pid);
       const apiPhase = await apiCreates(server, from, n, etcd, latencies);
       await removeWarmupPods(server);
