@@ -21,6 +21,7 @@ import { startEtcd, startEtcdCluster } from '../test/helpers/etcd-server.js';
 import { loadKubeconfig } from '../src/client/kubeconfig.js';
 import { RestClient } from '../src/client/rest-client.js';
 import { controllerNames } from '../src/controllers/manager.js';
+import { PostLoad } from './post-load.js';
 import { cpuSeconds, parallel, percentile, rssMb, startServer, type BenchServer } from './harness.js';
 
 const clients = 16;
@@ -158,22 +159,20 @@ async function rawCreates(from: number, n: number, etcd: BenchEtcd | undefined, 
 
 /**
  * Pod creates through the API by 16 clients. The load generator shares the cores with the server under test:
- * bodies are encoded before the clock starts (as the floor's values are) and answers are counted, not parsed.
+ * requests are encoded before the clock starts (as the floor's values are) and answers are counted, not parsed
+ * (PostLoad).
  */
 async function apiCreates(server: BenchServer, from: number, n: number, etcd: BenchEtcd | undefined, latencies: number[], prefix = 'bench'): Promise<Phase> {
-  const bodies = Array.from({ length: n }, (_, i) => JSON.stringify(pod(from + i, prefix)));
-  let failed = 0;
-  const client = new RestClient(loadKubeconfig(server.kubeconfig), { maxSockets: clients });
+  const access = loadKubeconfig(server.kubeconfig);
+  const load = await PostLoad.open(access, clients);
   try {
-    return await measure(n, etcd, server.pid, () => parallel(n, clients, async (i) => {
-      const s = performance.now();
-      const r = await client.request('POST', '/api/v1/namespaces/default/pods', { body: bodies[i]!, discard: true });
-      latencies.push(performance.now() - s);
-      if (r.status !== 201) failed++;
-    }));
+    const requests = load.encode('/api/v1/namespaces/default/pods', Array.from({ length: n }, (_, i) => JSON.stringify(pod(from + i, prefix))), access.token);
+    let statuses = new Map<number, number>();
+    const phase = await measure(n, etcd, server.pid, async () => { statuses = await load.run(requests, latencies); });
+    if (statuses.get(201) !== n) throw new Error(`not every create answered 201: ${JSON.stringify(Object.fromEntries(statuses))}`);
+    return phase;
   } finally {
-    client.close();
-    if (failed > 0) throw new Error(`${failed} creates failed`);
+    load.close();
   }
 }
 
