@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every compiled test file (unit tests beside the code, end-to-end scenarios under test/e2e) with
-// node:test. Usage: node scripts/run-tests.mjs [substring ...] to run only matching files.
+// node:test (and the benchmarks' own, under bench/). Usage: node scripts/run-tests.mjs [substring ...] to run only matching files.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -19,7 +19,7 @@ function find(dir) {
 }
 
 const filters = process.argv.slice(2);
-const files = [...find(join(dist, 'src')), ...find(join(dist, 'test'))]
+const files = [...find(join(dist, 'src')), ...find(join(dist, 'test')), ...find(join(dist, 'bench'))]
   .filter((f) => filters.length === 0 || filters.some((x) => relative(dist, f).includes(x)))
   .sort();
 if (files.length === 0) {
