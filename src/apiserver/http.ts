@@ -7,8 +7,22 @@ import { decodeKubernetesProtobuf, KUBERNETES_PROTOBUF_CONTENT_TYPE } from './pr
 /** Request bodies above this are refused with 413, as upstream's 3 MiB limit. */
 export const maxBodyBytes = 3 * 1024 * 1024;
 
-/** Reads the whole request body; 413 once it passes `limit` bytes (the rest is not read). */
+const bodies = new WeakMap<IncomingMessage, Promise<Buffer>>();
+
+/**
+ * Reads the whole request body; 413 once it passes `limit` bytes (the rest is not read). Read once per request:
+ * the authorizer may look at it before the handler does.
+ */
 export function readBody(req: IncomingMessage, limit = maxBodyBytes): Promise<Buffer> {
+  let body = bodies.get(req);
+  if (body === undefined) {
+    body = readBodyOnce(req, limit);
+    bodies.set(req, body);
+  }
+  return body;
+}
+
+function readBodyOnce(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) {
     req.resume();

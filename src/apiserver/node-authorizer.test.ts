@@ -22,16 +22,18 @@ const pods: Pod[] = [
   }),
   podsOf('n2', { volumes: [{ name: 'v', secret: { secretName: 'theirs' } }] }),
 ];
-const req = (verb: string, info: Partial<ResourceRequest>, existing?: unknown, user = node): AuthorizationRequest => ({
+const req = (verb: string, info: Partial<ResourceRequest>, existing?: unknown, user = node, body?: unknown): AuthorizationRequest => ({
   user, verb, info: { kind: 'resource', group: '', version: 'v1', resource: 'pods', legacyWatch: false, ...info }, existing: async () => existing,
-  pods: (ns) => pods.filter((p) => p.metadata?.namespace === ns),
+  pods: (ns) => pods.filter((p) => p.metadata?.namespace === ns), body: async () => body,
 });
+const named = (name?: string): unknown => ({ metadata: name === undefined ? { generateName: 'n' } : { name } });
 
 describe('node authorization', () => {
   it('lets a node read, and write its own Node, Lease, events and the pods bound to it', async () => {
     assert.equal(await authorizeNode(req('list', { resource: 'pods', namespace: 'x' })), undefined);
     assert.equal(await authorizeNode(req('patch', { resource: 'nodes', name: 'n1', subresource: 'status' })), undefined);
-    assert.equal(await authorizeNode(req('create', { resource: 'nodes' })), undefined);
+    assert.equal(await authorizeNode(req('create', { resource: 'nodes' }, undefined, node, named('n1'))), undefined);
+    assert.equal(await authorizeNode(req('create', { group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-node-lease' }, undefined, node, named('n1'))), undefined);
     assert.equal(await authorizeNode(req('update', { group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-node-lease', name: 'n1' })), undefined);
     assert.equal(await authorizeNode(req('create', { resource: 'events', namespace: 'default' })), undefined);
     assert.equal(await authorizeNode(req('patch', { namespace: 'default', name: 'p', subresource: 'status' }, { spec: { nodeName: 'n1' } })), undefined);
@@ -43,6 +45,11 @@ describe('node authorization', () => {
     assert.match((await authorizeNode(req('delete', { namespace: 'default', name: 'p' }, { spec: { nodeName: 'n2' } })))!, /can only delete pods/);
     assert.match((await authorizeNode(req('patch', { resource: 'nodes', name: 'n2' })))!, /its own Node/);
     assert.match((await authorizeNode(req('update', { group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-node-lease', name: 'n2' })))!, /its own Lease/);
+    // Creates name their object in the body: a node may not make another's Node or Lease, nor one named at random.
+    for (const body of [named('n2'), named(), {}, 'not an object']) {
+      assert.match((await authorizeNode(req('create', { resource: 'nodes' }, undefined, node, body)))!, /node "n1" can only create its own Node object/, JSON.stringify(body));
+      assert.match((await authorizeNode(req('create', { group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-node-lease' }, undefined, node, body)))!, /can only create its own Lease/);
+    }
     assert.match((await authorizeNode(req('update', { namespace: 'default', name: 'p' }, { spec: { nodeName: 'n1' } })))!, /may only modify/, 'not the pod spec, even its own');
     assert.match((await authorizeNode(req('create', { group: 'apps', resource: 'deployments', namespace: 'default' })))!, /may only modify/);
     assert.match((await authorizeNode(req('delete', { resource: 'secrets', namespace: 'default', name: 's' })))!, /may only modify/);

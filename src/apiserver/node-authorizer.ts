@@ -22,6 +22,13 @@ function usedBy(pod: Pod, kind: 'secrets' | 'configmaps'): Set<string> {
 }
 const READS = new Set(['get', 'list', 'watch']);
 
+/** Whether a create's object is named after the node (its Node, its Lease), as upstream's NodeRestriction asks. */
+async function createsOwn(r: AuthorizationRequest, node: string): Promise<boolean> {
+  const obj = await r.body();
+  const meta = typeof obj === 'object' && obj !== null ? (obj as { metadata?: { name?: unknown } }).metadata : undefined;
+  return meta?.name === node;
+}
+
 /**
  * Node authorization (upstream's Node authorizer and NodeRestriction admission, narrowed to what an
  * agent does): a node's credentials may read the API (Secrets and ConfigMaps only as its pods use them), write its own Node and its own Lease, update
@@ -47,12 +54,12 @@ export async function authorizeNode(r: AuthorizationRequest): Promise<string | u
   }
   if (READS.has(verb)) return undefined;
   if (core && info.resource === 'nodes') {
-    if (info.name === node || (verb === 'create' && !info.name)) return undefined;
-    return `node "${node}" can only modify its own Node object`;
+    if (verb === 'create' && !info.name) return await createsOwn(r, node) ? undefined : `node "${node}" can only create its own Node object`;
+    return info.name === node ? undefined : `node "${node}" can only modify its own Node object`;
   }
   if (info.group === 'coordination.k8s.io' && info.resource === 'leases' && info.namespace === 'kube-node-lease') {
-    if (info.name === node || (verb === 'create' && !info.name)) return undefined;
-    return `node "${node}" can only modify its own Lease`;
+    if (verb === 'create' && !info.name) return await createsOwn(r, node) ? undefined : `node "${node}" can only create its own Lease`;
+    return info.name === node ? undefined : `node "${node}" can only modify its own Lease`;
   }
   if ((core || info.group === 'events.k8s.io') && info.resource === 'events' && (verb === 'create' || verb === 'patch' || verb === 'update')) return undefined;
   if (core && info.resource === 'pods' && info.name && (info.subresource === 'status' || (!info.subresource && verb === 'delete'))) {

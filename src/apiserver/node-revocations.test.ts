@@ -49,7 +49,7 @@ describe('node revocation records', () => {
   it('cannot be read or written by nodes', async () => {
     const user = { name: 'system:node:n1', groups: ['system:nodes', JOINED_NODES_GROUP, 'system:authenticated'] };
     for (const verb of ['get', 'create', 'update', 'patch', 'delete']) {
-      const refused = await authorizeNode({ user, verb, info: { kind: 'resource', group: '', version: 'v1', resource: 'secrets', namespace: REVOKED_NODES_NAMESPACE, ...(verb === 'create' ? {} : { name: REVOKED_NODES_SECRET }), legacyWatch: false }, existing: async () => undefined, pods: () => [] });
+      const refused = await authorizeNode({ user, verb, info: { kind: 'resource', group: '', version: 'v1', resource: 'secrets', namespace: REVOKED_NODES_NAMESPACE, ...(verb === 'create' ? {} : { name: REVOKED_NODES_SECRET }), legacyWatch: false }, existing: async () => undefined, pods: () => [], body: async () => ({ metadata: { name: REVOKED_NODES_SECRET } }) });
       assert.ok(refused, `a node may not ${verb} the revocations`);
     }
   });

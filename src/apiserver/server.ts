@@ -20,7 +20,7 @@ import { handleResource } from './handlers/resources.js';
 import type { KubeletClientTLS } from './handlers/pod-node.js';
 import { proxyPodStream, refuseUpgrade } from './handlers/pod-stream-proxy.js';
 import type { Duplex } from 'node:stream';
-import { sendError, sendJSON } from './http.js';
+import { decodeBody, readBody, sendError, sendJSON } from './http.js';
 import {
   aggregatedDiscovery, aggregatedType, apiGroupDoc, apiGroupList, apiResourceList, apiVersions, wantsAggregated,
 } from './discovery.js';
@@ -72,6 +72,8 @@ export interface AuthorizationRequest {
   readonly existing: () => Promise<unknown>;
   /** The pods of a namespace, as this server's cache holds them. */
   readonly pods: (namespace: string) => readonly Pod[];
+  /** The request's body, decoded (for a create: the object to be created); a malformed one answers 400. */
+  readonly body: () => Promise<unknown>;
 }
 
 export type Authorizer = (r: AuthorizationRequest) => Promise<string | undefined>;
@@ -353,6 +355,7 @@ export class ApiServer {
       user, verb, info,
       existing: async () => (store && info.name ? store.get(info.namespace, info.name).catch(() => undefined) : undefined),
       pods: (namespace) => (this.#caches.get('/registry/pods/')?.list(`/registry/pods/${namespace}/`) ?? []).map((e) => e.obj as Pod),
+      body: async () => decodeBody(await readBody(req), req.headers['content-type']),
     });
     if (reason === undefined) return;
     req.resume();

@@ -197,6 +197,13 @@ spec:
     assert.equal(r.status, 200, r.body);
     r = asNode('PATCH', '/api/v1/nodes/h2', patch);
     assert.equal(r.status, 403, r.body);
+    // Creates name their object in the body: no Node or node Lease of another name.
+    r = asNode('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'h9' } }, { 'Content-Type': 'application/json' });
+    assert.equal(r.status, 403, r.body);
+    assert.match(JSON.parse(r.body).message, /cannot create resource "nodes".*node "h1" can only create its own Node object/);
+    r = asNode('POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'h2' } }, { 'Content-Type': 'application/json' });
+    assert.equal(r.status, 403, r.body);
+    assert.match(JSON.parse(r.body).message, /can only create its own Lease/);
     r = asNode('PATCH', '/apis/apps/v1/namespaces/default/deployments/web', { spec: { replicas: 1 } });
     assert.equal(r.status, 403, r.body);
     // Not even into its own pods: a node opens no exec, attach or port-forward sessions.
