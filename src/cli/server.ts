@@ -18,6 +18,7 @@ import { ComponentSupervisor } from './component-supervisor.js';
 import { ensureServerToken } from './token.js';
 import { NodeJoinService, NodeRevocations } from '../apiserver/node-join.js';
 import { authorizeNode } from '../apiserver/node-authorizer.js';
+import { whenNodeReady } from './node-ready.js';
 import { RestClient } from '../client/rest-client.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { agentPreflight, KUBELET_CLIENT_NAME } from './agent-setup.js';
@@ -290,6 +291,7 @@ export async function runServer(argv: string[]): Promise<number> {
     const cert = await loadOrIssue(ca, tlsDir, 'scheduler', { user: 'system:kube-scheduler', groups: [] }, { client: true });
     components.push(new ComponentSupervisor({ component: 'scheduler', access: access(cert), userAgent: 'skiff-scheduler/v1.32.0', leaderElection }, log));
   }
+  let localNode: string | undefined;
   if (!values['disable-agent']) {
     const problems = await agentPreflight();
     if (problems.length > 0) {
@@ -298,6 +300,7 @@ export async function runServer(argv: string[]): Promise<number> {
       throw new Error(`the node agent cannot run on this machine:\n${problems.map((p) => `  - ${p}`).join('\n')}\n(or start with --disable-agent for a control plane without a node)`);
     }
     const nodeName = (values['node-name'] ?? host).toLowerCase();
+    localNode = nodeName;
     const cert = await loadOrIssue(ca, tlsDir, `node-${nodeName}`, { user: `system:node:${nodeName}`, groups: ['system:nodes'] }, { client: true });
     const kubeletTLS = await loadOrIssue(ca, tlsDir, `kubelet-${nodeName}`, { user: `system:node:${nodeName}`, groups: ['system:nodes'] }, {
       server: { dns: [...new Set([nodeName, host, 'localhost'])], ips: [...new Set([advertise, '127.0.0.1'])] },
@@ -326,6 +329,14 @@ export async function runServer(argv: string[]): Promise<number> {
   log.info('ready', { readyMs, server: serverURL, kubeconfig: kubeconfigPath, dataDir, agent: values['disable-agent'] ? 'disabled' : values['node-name'] ?? host });
   log.info('nodes join with', { command: `skiff agent --server ${serverURL.replace('127.0.0.1', advertise)} --token-file ${join(dataDir, 'token')}` });
   process.stdout.write(`skiff server ready in ${(readyMs / 1000).toFixed(2)}s — ${serverURL} — kubeconfig: ${kubeconfigPath}\n`);
+  const stopping = new AbortController();
+  if (localNode) {
+    const name = localNode;
+    void whenNodeReady(joinClient, name, { timeoutMs: 120_000, signal: stopping.signal }).then((ready) => {
+      if (ready) process.stdout.write(`skiff server: node ${name} Ready in ${process.uptime().toFixed(2)}s\n`);
+      else if (!stopping.signal.aborted) log.warn('the local node is not Ready after 120 s', { node: name });
+    });
+  }
 
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string): void => {
@@ -335,6 +346,7 @@ export async function runServer(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  stopping.abort();
   await Promise.all(components.map((c) => c.stop()));
   joins.stop();
   joinClient.close();

@@ -39,6 +39,13 @@ describe('container lifecycle on real runc', () => {
   before(async () => { s = await startServerWithAgent(); });
   after(async () => { await s?.dispose(); });
 
+  it('the server says on stdout when its own node is Ready, after its ready line', async () => {
+    const line = await eventually(async () => /skiff server: node (\S+) Ready in [\d.]+s/.exec(s.output) ?? undefined, 30_000, 'the node Ready line');
+    assert.equal(line[1], s.nodeName);
+    assert.ok(s.output.indexOf('skiff server ready in') < line.index, 'the API\'s ready line comes first');
+    assert.match(await kubectlOk(s, ['get', 'node', s.nodeName]), new RegExp(`${s.nodeName}\\s+Ready`));
+  });
+
   it('restartPolicy Never: a failing container leaves the pod Failed with the exit code', async () => {
     await apply('never', busyboxPod('never', { restartPolicy: 'Never', command: 'echo bye; exit 3' }));
     const p = await eventually(async () => { const x = await get('never'); return x.status?.phase === 'Failed' ? x : undefined; }, 30_000, 'Failed');
